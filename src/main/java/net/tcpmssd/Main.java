@@ -1,2 +1,38 @@
 package net.tcpmssd;
-public final class Main { public static void main(String[] a) { System.out.println("hi"); } }
+
+/** Entry point: parse, run, and turn every failure into one line on stderr and an exit status. */
+public final class Main {
+
+    private Main() {}
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    static int run(String[] args) {
+        try {
+            Options options = Options.parse(args);
+            switch (options.action()) {
+                case HELP -> System.out.print(Options.help());
+                case VERSION -> System.out.println("tcpmssd " + version());
+                case RUN -> new Daemon(options, Log.to(System.err)).run();
+            }
+            return 0;
+        } catch (UsageException e) {
+            System.err.println(e.line());
+            return 1;
+        } catch (StartupException e) {
+            System.err.println("tcpmssd: " + e.getMessage());
+            return 1;
+        } catch (Throwable t) {
+            // A bug, not an operator's mistake: still one line, never a trace (SPEC §1).
+            System.err.println("tcpmssd: internal error: " + t);
+            return 70; // EX_SOFTWARE, sysexits(3)
+        }
+    }
+
+    static String version() {
+        String version = Main.class.getPackage().getImplementationVersion();
+        return version == null ? "development" : version;
+    }
+}

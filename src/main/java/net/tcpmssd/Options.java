@@ -1,0 +1,109 @@
+package net.tcpmssd;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The command line of SPEC §1: {@code tcpmssd [-bv] -p port {-i iface | -m mtu}} in getopt(3)
+ * grammar, plus long-option extensions that never change what the original flags mean.
+ *
+ * <p>picocli does the grammar (clustered flags, attached or separate arguments, {@code --});
+ * values are taken as strings and checked here so that every error has the original's wording.
+ */
+record Options(
+        boolean bothDirections,
+        boolean verbose,
+        boolean foreground,
+        int queue,
+        String interfaceName,
+        int mtu,
+        Action action) {
+
+    /** What the invocation asks for besides running. */
+    enum Action { RUN, HELP, VERSION }
+
+    static final int MIN_MTU = 68;   // RFC 791: every IPv4 module must forward 68 octets
+    static final int MAX_MTU = 65535;
+
+    /** The MTU source is an interface: {@link #mtu()} is then unused. */
+    boolean followsInterface() {
+        return interfaceName != null;
+    }
+
+    static Options parse(String... args) throws UsageException {
+        Grammar g = new Grammar();
+        CommandLine commandLine = new CommandLine(g)
+                .setPosixClusteredShortOptionsAllowed(true)
+                .setAllowOptionsAsOptionParameters(true) // like getopt: "-p -b" makes "-b" the port
+                .setOverwrittenOptionsAllowed(true)      // like getopt: the last -m wins
+                .setUnmatchedArgumentsAllowed(false);
+        try {
+            commandLine.parseArgs(args);
+        } catch (CommandLine.ParameterException e) {
+            throw UsageException.usage();
+        }
+        if (g.help) {
+            return new Options(false, false, false, 0, null, 0, Action.HELP);
+        }
+        if (g.version) {
+            return new Options(false, false, false, 0, null, 0, Action.VERSION);
+        }
+        int mtu = 0;
+        if (g.mtu != null) {
+            mtu = decimal(g.mtu, MIN_MTU, MAX_MTU, "invalid MTU value");
+        }
+        int queue = 0;
+        if (g.port != null) {
+            queue = decimal(g.port, 0, 65535, "invalid port number");
+        }
+        if (g.port == null || (g.interfaceName == null) == (g.mtu == null)) {
+            throw UsageException.usage();
+        }
+        return new Options(g.both, g.verbose, g.foreground, queue, g.interfaceName, mtu, Action.RUN);
+    }
+
+    /** A plain decimal number in range: no sign, no spaces, no hex (strtol would stop early; we refuse). */
+    private static int decimal(String text, int min, int max, String error) throws UsageException {
+        if (text.isEmpty() || text.length() > 6 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            throw UsageException.invalid(error);
+        }
+        int value = Integer.parseInt(text);
+        if (value < min || value > max) {
+            throw UsageException.invalid(error);
+        }
+        return value;
+    }
+
+    static String help() {
+        return UsageException.USAGE + "\n"
+                + "\n"
+                + "Lowers the TCP MSS option of SYN segments queued by netfilter (NFQUEUE) to the\n"
+                + "largest that fits the MTU: MTU-40 for IPv4, MTU-60 for IPv6.\n"
+                + "\n"
+                + "  -p port        NFQUEUE queue number to bind (0-65535)\n"
+                + "  -m mtu         clamp for this MTU (68-65535)\n"
+                + "  -i iface       clamp for this interface's MTU\n"
+                + "  -b             treat incoming packets too (PREROUTING, INPUT); default: outgoing only\n"
+                + "  -v             stay in the foreground and log every change to stderr\n"
+                + "  --foreground   stay in the foreground without per-packet lines (for supervisors)\n"
+                + "  --help         print this help\n"
+                + "  --version      print the version\n"
+                + "\n"
+                + "Queue the SYNs to it, e.g.:\n"
+                + "  iptables -t mangle -A FORWARD -o ppp0 -p tcp --tcp-flags SYN,RST SYN \\\n"
+                + "           -j NFQUEUE --queue-num 100 --queue-bypass\n";
+    }
+
+    @Command(name = "tcpmssd")
+    private static final class Grammar {
+        @Option(names = "-b") boolean both;
+        @Option(names = "-v") boolean verbose;
+        @Option(names = "-p") String port;
+        @Option(names = "-i") String interfaceName;
+        @Option(names = "-m") String mtu;
+        @Option(names = "--foreground") boolean foreground;
+        @Option(names = "--help") boolean help;
+        @Option(names = "--version") boolean version;
+    }
+}

@@ -1,0 +1,75 @@
+package net.tcpmssd.netlink;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
+import net.tcpmssd.os.ErrnoException;
+import net.tcpmssd.os.Libc;
+
+/** Looks up interfaces over rtnetlink (linux/rtnetlink.h, linux/if_link.h). */
+public final class Links {
+
+    static final int RTM_NEWLINK = 16;
+    static final int RTM_DELLINK = 17;
+    static final int RTM_GETLINK = 18;
+    static final int IFINFOMSG = 16; // struct ifinfomsg: family, pad, type, index, flags, change
+    static final int IFLA_IFNAME = 3;
+    static final int IFLA_MTU = 4;
+
+    private Links() {}
+
+    /** The interface of this name in our network namespace, or empty if there is none. */
+    public static Optional<Link> byName(String name) throws ErrnoException {
+        try (NetlinkSocket socket = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE, 0);
+             Arena arena = Arena.ofConfined()) {
+            Netlink.Writer request = new Netlink.Writer(arena.allocate(512, 8));
+            request.begin(RTM_GETLINK, Netlink.NLM_F_REQUEST, 1);
+            for (int i = 0; i < IFINFOMSG; i += 4) {
+                request.u32(0);
+            }
+            request.attributeString(IFLA_IFNAME, name);
+            request.end();
+            socket.send(request.buffer(), request.length());
+
+            MemorySegment reply = arena.allocate(65536, 8);
+            int used = socket.receive(reply, 0, false);
+            if (used < Netlink.HEADER) {
+                throw new ErrnoException("rtnetlink: no reply for " + name, Libc.ETIMEDOUT);
+            }
+            int type = Netlink.messageType(reply, 0);
+            if (type == Netlink.NLMSG_ERROR) {
+                int error = -Netlink.u32(reply, Netlink.HEADER);
+                if (error == Libc.ENODEV) {
+                    return Optional.empty();
+                }
+                throw new ErrnoException("rtnetlink: " + name, error);
+            }
+            return Optional.ofNullable(parse(reply, 0));
+        }
+    }
+
+    /** Reads an RTM_NEWLINK message at {@code at}; null if it lacks a name or an MTU. */
+    static Link parse(MemorySegment m, long at) {
+        int length = Netlink.messageLength(m, at);
+        int index = Netlink.u32(m, at + Netlink.HEADER + 4);
+        String name = null;
+        int mtu = -1;
+        long attribute = at + Netlink.HEADER + IFINFOMSG;
+        while (attribute + Netlink.ATTRIBUTE_HEADER <= at + length) {
+            int attributeLength = Netlink.u16(m, attribute);
+            if (attributeLength < Netlink.ATTRIBUTE_HEADER || attribute + attributeLength > at + length) {
+                break;
+            }
+            long value = attribute + Netlink.ATTRIBUTE_HEADER;
+            switch (Netlink.u16(m, attribute + 2) & Netlink.ATTRIBUTE_TYPE_MASK) {
+                case IFLA_IFNAME -> name = m.asSlice(value, attributeLength - Netlink.ATTRIBUTE_HEADER)
+                        .getString(0, StandardCharsets.UTF_8);
+                case IFLA_MTU -> mtu = Netlink.u32(m, value);
+                default -> { }
+            }
+            attribute += Netlink.align(attributeLength);
+        }
+        return name == null || mtu < 0 ? null : new Link(index, name, mtu);
+    }
+}

@@ -1,0 +1,97 @@
+package net.tcpmssd.netlink;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import net.tcpmssd.os.ErrnoException;
+import net.tcpmssd.os.Libc;
+
+/** A bound AF_NETLINK socket: the thin typed layer over the file descriptor. */
+public final class NetlinkSocket implements AutoCloseable {
+
+    public static final int NETLINK_ROUTE = 0;
+    public static final int NETLINK_NETFILTER = 12;
+    private static final int SOL_NETLINK = 270;
+
+    private final int fd;
+
+    private NetlinkSocket(int fd) {
+        this.fd = fd;
+    }
+
+    /** Opens a netlink socket of this protocol, bound to a port id the kernel picks (nl_pid 0). */
+    public static NetlinkSocket open(int protocol, int groups) throws ErrnoException {
+        int fd = Libc.socket(Libc.AF_NETLINK, Libc.SOCK_RAW | Libc.SOCK_CLOEXEC, protocol);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment address = arena.allocate(12); // struct sockaddr_nl
+            address.set(JAVA_SHORT, 0, (short) Libc.AF_NETLINK);
+            address.set(JAVA_INT, 8, groups);
+            Libc.bind(fd, address);
+        } catch (ErrnoException e) {
+            Libc.close(fd);
+            throw e;
+        }
+        return new NetlinkSocket(fd);
+    }
+
+    public void setOption(int level, int name, int value) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            Libc.setsockopt(fd, level, name, arena.allocateFrom(JAVA_INT, value));
+        }
+    }
+
+    public void setNetlinkOption(int name, int value) throws ErrnoException {
+        setOption(SOL_NETLINK, name, value);
+    }
+
+    /**
+     * Asks for a large receive buffer: SO_RCVBUFFORCE passes net.core.rmem_max (it needs
+     * CAP_NET_ADMIN, which a queue owner has); SO_RCVBUF is the fallback within the limit.
+     */
+    public void setReceiveBuffer(int bytes) throws ErrnoException {
+        try {
+            setOption(Libc.SOL_SOCKET, Libc.SO_RCVBUFFORCE, bytes);
+        } catch (ErrnoException e) {
+            setOption(Libc.SOL_SOCKET, Libc.SO_RCVBUF, bytes);
+        }
+    }
+
+    /** Makes a blocking receive return empty after this long, so a loop can notice it should stop. */
+    public void setReceiveTimeout(Duration timeout) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment timeval = arena.allocate(16);
+            timeval.set(JAVA_LONG, 0, timeout.toSeconds());
+            timeval.set(JAVA_LONG, 8, timeout.toMillisPart() * 1000L);
+            Libc.setsockopt(fd, Libc.SOL_SOCKET, Libc.SO_RCVTIMEO, timeval);
+        }
+    }
+
+    public void send(MemorySegment buffer, long length) throws ErrnoException {
+        Libc.send(fd, buffer, length, 0);
+    }
+
+    /**
+     * Receives one datagram (which may hold several netlink messages) into {@code buffer} at
+     * {@code offset}. Returns its length, or 0 when nothing came: the timeout passed, a signal
+     * interrupted the wait, or (with {@code dontWait}) nothing was waiting.
+     */
+    public int receive(MemorySegment buffer, long offset, boolean dontWait) throws ErrnoException {
+        try {
+            return (int) Libc.recv(fd, buffer.asSlice(offset), buffer.byteSize() - offset, dontWait ? Libc.MSG_DONTWAIT : 0);
+        } catch (ErrnoException e) {
+            if (e.errno() == Libc.EAGAIN || e.errno() == Libc.EINTR) {
+                return 0;
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() {
+        Libc.close(fd);
+    }
+}

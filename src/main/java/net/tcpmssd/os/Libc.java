@@ -1,0 +1,147 @@
+package net.tcpmssd.os;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/**
+ * The one boundary to native code: the few libc calls tcpmssd makes, through the FFM API.
+ *
+ * <p>Each wrapper returns the call's result or throws {@link ErrnoException} with the errno the
+ * call left, captured by the linker right after the call (nothing in the JVM can clobber it in
+ * between). Nothing here knows about netlink or packets.
+ */
+public final class Libc {
+
+    public static final int AF_NETLINK = 16;
+    public static final int SOCK_RAW = 3;
+    public static final int SOCK_CLOEXEC = 0x80000;
+    public static final int MSG_DONTWAIT = 0x40;
+    public static final int SOL_SOCKET = 1;
+    public static final int SO_RCVBUF = 8;
+    public static final int SO_RCVTIMEO = 20;
+    public static final int SO_RCVBUFFORCE = 33;
+
+    public static final int EINTR = 4;
+    public static final int EAGAIN = 11;
+    public static final int ENOBUFS = 105;
+    public static final int EPERM = 1;
+    public static final int EBUSY = 16;
+    public static final int ENODEV = 19;
+    public static final int ETIMEDOUT = 110;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final ThreadLocal<MemorySegment> STATE =
+            ThreadLocal.withInitial(() -> Arena.global().allocate(CALL_STATE));
+
+    private static final MethodHandle SOCKET = withErrno("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle BIND = withErrno("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle SETSOCKOPT =
+            withErrno("setsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle SEND = withErrno("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle RECV = withErrno("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle CLOSE = plain("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle STRERROR = plain("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+
+    private Libc() {}
+
+    // A downcall throws nothing of its own: a Throwable out of invokeExact is a bug in this file.
+
+    public static int socket(int domain, int type, int protocol) throws ErrnoException {
+        int result;
+        try {
+            result = (int) SOCKET.invokeExact(state(), domain, type, protocol);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        return (int) check("socket", result);
+    }
+
+    public static void bind(int fd, MemorySegment address) throws ErrnoException {
+        int result;
+        try {
+            result = (int) BIND.invokeExact(state(), fd, address, (int) address.byteSize());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        check("bind", result);
+    }
+
+    public static void setsockopt(int fd, int level, int name, MemorySegment value) throws ErrnoException {
+        int result;
+        try {
+            result = (int) SETSOCKOPT.invokeExact(state(), fd, level, name, value, (int) value.byteSize());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        check("setsockopt", result);
+    }
+
+    public static long send(int fd, MemorySegment buffer, long length, int flags) throws ErrnoException {
+        long result;
+        try {
+            result = (long) SEND.invokeExact(state(), fd, buffer, length, flags);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        return check("send", result);
+    }
+
+    public static long recv(int fd, MemorySegment buffer, long length, int flags) throws ErrnoException {
+        long result;
+        try {
+            result = (long) RECV.invokeExact(state(), fd, buffer, length, flags);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        return check("recv", result);
+    }
+
+    public static void close(int fd) {
+        try {
+            int ignored = (int) CLOSE.invokeExact(fd);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static String strerror(int errno) {
+        try {
+            MemorySegment text = (MemorySegment) STRERROR.invokeExact(errno);
+            return text.reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            return "errno " + errno;
+        }
+    }
+
+    private static MemorySegment state() {
+        return STATE.get();
+    }
+
+    private static long check(String call, long result) throws ErrnoException {
+        if (result < 0) {
+            throw new ErrnoException(call, (int) ERRNO.get(state(), 0L));
+        }
+        return result;
+    }
+
+    private static MethodHandle withErrno(String name, FunctionDescriptor descriptor) {
+        return LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow(name), descriptor,
+                Linker.Option.captureCallState("errno"));
+    }
+
+    private static MethodHandle plain(String name, FunctionDescriptor descriptor) {
+        return LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow(name), descriptor);
+    }
+}
