@@ -1,0 +1,139 @@
+package net.tcpmssd;
+
+import static net.tcpmssd.lab.Lab.CLIENT;
+import static net.tcpmssd.lab.Lab.ROUTER;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import net.tcpmssd.lab.Lab;
+import net.tcpmssd.lab.Lab.Family;
+import net.tcpmssd.lab.Tcpmssd;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The real daemon in the namespace lab (SPEC §6), through real iptables NFQUEUE rules and real TCP
+ * connections: client ── router (tcpmssd) ══ 1280 ══ wan ── server.
+ */
+class ClampingLabIT {
+
+    private static final int QUEUE = 100;
+    /** The rule SPEC §2 recommends: SYNs leaving by the small link go to the queue, bypassed when nobody listens. */
+    private static final String QUEUE_TO_WAN =
+            "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass";
+
+    private static Lab lab;
+
+    @BeforeAll
+    static void buildLab() throws Exception {
+        lab = Lab.create();
+        lab.startServers();
+    }
+
+    @AfterAll
+    static void removeLab() {
+        if (lab != null) {
+            lab.close();
+        }
+    }
+
+    @AfterEach
+    void resetRouter() {
+        lab.flushRouterRules();
+        lab.blackhole(false);
+    }
+
+    private static int clientMss(Family f) {
+        return f == Family.IPV4 ? 1460 : 1440; // 1500 minus 40 or 60
+    }
+
+    private static int clampedMss(Family f) {
+        return f == Family.IPV4 ? 1240 : 1220; // 1280 minus 40 or 60
+    }
+
+    @ParameterizedTest
+    @EnumSource(Family.class)
+    void withoutTcpmssdTheQueueIsBypassedAndTheMssArrivesUnchanged(Family f) {
+        lab.bothFamilies(ROUTER, QUEUE_TO_WAN);
+        assertThat(lab.mssAtServer(f)).isEqualTo(clientMss(f));
+    }
+
+    @ParameterizedTest
+    @EnumSource(Family.class)
+    void clampsTheSynToTheSmallLinkAndTheConnectionCarriesData(Family f) {
+        lab.bothFamilies(ROUTER, QUEUE_TO_WAN);
+        try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-v", "-p", "100", "-m", "1280")) {
+            assertThat(lab.mssAtServer(f)).isEqualTo(clampedMss(f));
+            assertThat(daemon.log())
+                    .contains("Maximum MSS: 1240")
+                    .contains("MSS: " + clientMss(f) + " -> " + clampedMss(f));
+        }
+    }
+
+    @Test
+    void interfaceMtuGivesTheSameResultAsTheFixedMtu() {
+        lab.bothFamilies(ROUTER, QUEUE_TO_WAN);
+        try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-v", "-p", "100", "-i", "wan0")) {
+            assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
+            assertThat(lab.mssAtServer(Family.IPV6)).isEqualTo(1220);
+            assertThat(daemon.log()).contains("Maximum MSS: 1240");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Family.class)
+    void synAckIsClampedWhenItPassesAnOutgoingHook(Family f) {
+        // Every SYN the router forwards, either way: the server's SYN-ACK leaves by lan0.
+        lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
+        try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-p", "100", "-m", "1280")) {
+            int synAckMss = lab.capturedMss(CLIENT, "eth0", f, true, () -> assertThat(lab.echoRoundTrip(f)).isTrue());
+            assertThat(synAckMss).isEqualTo(clampedMss(f));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Family.class)
+    void incomingSynIsClampedOnlyWithB(Family f) {
+        lab.bothFamilies(ROUTER, "-t mangle -A PREROUTING -i lan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
+        try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-v", "-p", "100", "-m", "1280")) {
+            assertThat(lab.mssAtServer(f)).as("without -b, PREROUTING is incoming").isEqualTo(clientMss(f));
+            assertThat(daemon.log()).doesNotContain("MSS: " + clientMss(f));
+        }
+        try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-bv", "-p", "100", "-m", "1280")) {
+            assertThat(lab.mssAtServer(f)).as("with -b").isEqualTo(clampedMss(f));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Family.class)
+    void blackHoleDownloadStallsWithoutTcpmssdAndCompletesWithIt(Family f) {
+        lab.blackhole(true);
+        assertThat(lab.download(f, Duration.ofSeconds(4))).as("download without tcpmssd").isLessThan(1_000_000);
+
+        lab.bothFamilies(ROUTER, QUEUE_TO_WAN);
+        try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-p", "100", "-i", "wan0")) {
+                assertThat(lab.download(f, Duration.ofSeconds(20))).as("download with tcpmssd").isEqualTo(1_000_000);
+        }
+    }
+
+    @Test
+    void aSecondDaemonOnTheSameQueueFailsWithTheSpecMessage() {
+        try (Tcpmssd first = Tcpmssd.start(lab, QUEUE, "-p", "100", "-m", "1280")) {
+            Lab.Result second = Tcpmssd.run(lab, "-v", "-p", "100", "-m", "1280");
+            assertThat(second.status()).isEqualTo(1);
+            assertThat(second.stderr()).isEqualTo("tcpmssd: queue 100 is already in use\n");
+            assertThat(first.process().isAlive()).isTrue();
+        }
+    }
+
+    @Test
+    void sigtermUnbindsTheQueueAndExitsZero() {
+        Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-p", "100", "-m", "1280");
+        assertThat(daemon.stop()).isZero();
+        assertThat(Tcpmssd.queueBound(lab, QUEUE)).isFalse();
+    }
+}
