@@ -1,6 +1,10 @@
 package net.tcpmssd;
 
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
 import net.tcpmssd.netlink.Link;
+import net.tcpmssd.netlink.LinkMonitor;
 import net.tcpmssd.netlink.Links;
 import net.tcpmssd.netlink.NfQueue;
 import net.tcpmssd.netlink.QueuedPacket;
@@ -19,34 +23,62 @@ final class Daemon {
 
     private final Options options;
     private final Log log;
+    private final Startup startup;
     private final MssClamp.Observer observer;
+    private final Counters counters = new Counters();
     private volatile MaxMss max;
     private volatile boolean stopping;
+    private volatile boolean interfaceGone;
 
-    Daemon(Options options, Log log) {
+    /** Called once the daemon is ready (queue bound, pidfile written): detaching hooks in here. */
+    @FunctionalInterface
+    interface Startup {
+        void ready() throws ErrnoException;
+    }
+
+    Daemon(Options options, Log log, Startup startup) {
         this.options = options;
         this.log = log;
+        this.startup = startup;
         this.observer = options.verbose() ? (from, to) -> log.info("MSS: " + from + " -> " + to) : null;
     }
 
     void run() throws StartupException {
-        max = MaxMss.forMtu(options.followsInterface() ? interfaceMtu(options.interfaceName()) : options.mtu());
-        Signals.onTerminate(this::stop);
-        NfQueue queue;
+        LinkMonitor monitor = null;
+        NfQueue queue = null;
+        Pidfile pidfile = null;
         try {
-            queue = NfQueue.open(options.queue(), QUEUE_MAX_LENGTH, SOCKET_BUFFER, this::handle,
-                    e -> log.warning(e.getMessage()));
-        } catch (ErrnoException e) {
-            throw bindFailure(options.queue(), e);
-        }
-        log.info(describe(max));
-        try (queue) {
-            while (!stopping) {
-                queue.receiveBatch();
+            if (options.followsInterface()) {
+                monitor = followInterface(options.interfaceName());
+            } else {
+                max = MaxMss.forMtu(options.mtu());
             }
-            queue.drain();
+            queue = bind();
+            if (!options.verbose()) {
+                pidfile = Pidfile.acquire(options.pidfile() != null ? Path.of(options.pidfile()) : Pidfile.defaultPath(options));
+            }
+            Signals.onTerminate(this::stop);
+            Signals.onHangup(this::reread);
+            Signals.onUser1(this::reportCounters);
+            log.info(describe(max));
+            startup.ready();
+            SystemdNotify.send("READY=1", log);
+            serve(queue);
         } catch (ErrnoException e) {
-            log.warning("queue " + options.queue() + ": " + e.getMessage());
+            throw new StartupException(e.getMessage());
+        } finally {
+            if (queue != null) {
+                queue.close(); // unbind: the kernel forgets us at once, not when the socket is reaped
+            }
+            if (pidfile != null) {
+                pidfile.close();
+            }
+            if (monitor != null) {
+                monitor.close();
+            }
+        }
+        if (options.verbose()) {
+            reportCounters();
         }
     }
 
@@ -54,27 +86,104 @@ final class Daemon {
         stopping = true;
     }
 
+    private void serve(NfQueue queue) {
+        try {
+            while (!stopping) {
+                queue.receiveBatch();
+            }
+            SystemdNotify.send("STOPPING=1", log);
+            queue.drain();
+        } catch (ErrnoException e) {
+            log.warning("queue " + options.queue() + ": " + e.getMessage());
+        }
+    }
+
     /** The per-packet decision: direction first (SPEC §2), then the core (SPEC §4). */
     private boolean handle(QueuedPacket packet) {
-        if (packet.incoming() && !options.bothDirections()) {
-            return false;
-        }
-        Outcome outcome = MssClamp.clamp(packet.buffer(), packet.offset(), packet.length(), max, observer);
+        Outcome outcome = packet.incoming() && !options.bothDirections()
+                ? Outcome.INCOMING
+                : MssClamp.clamp(packet.buffer(), packet.offset(), packet.length(), max, observer);
+        counters.count(packet.ipVersion(), outcome);
         return outcome == Outcome.CLAMPED;
+    }
+
+    private NfQueue bind() throws StartupException {
+        try {
+            return NfQueue.open(options.queue(), QUEUE_MAX_LENGTH, SOCKET_BUFFER, this::handle,
+                    e -> log.warning("queue " + options.queue() + ": " + e.getMessage()));
+        } catch (ErrnoException e) {
+            throw bindFailure(options.queue(), e);
+        }
+    }
+
+    /** -i: take the interface's MTU now and follow its changes (rtnetlink). */
+    private LinkMonitor followInterface(String name) throws StartupException, ErrnoException {
+        LinkMonitor monitor = LinkMonitor.start(name, new LinkMonitor.Listener() {
+            @Override
+            public void present(Link link) {
+                if (interfaceGone) {
+                    interfaceGone = false;
+                    log.info("interface " + name + " is back, MTU " + link.mtu());
+                }
+                setMtu(link.mtu(), false);
+            }
+
+            @Override
+            public void gone(String name) {
+                interfaceGone = true;
+                log.warning("interface " + name + " is gone; keeping " + describe(max));
+            }
+
+            @Override
+            public void error(ErrnoException e) {
+                log.warning("following interface " + name + ": " + e.getMessage());
+            }
+        });
+        Optional<Link> link = monitor.current();
+        if (link.isEmpty()) {
+            monitor.close();
+            throw new StartupException("unknown interface " + name);
+        }
+        max = MaxMss.forMtu(link.get().mtu());
+        return monitor;
+    }
+
+    private void setMtu(int mtu, boolean logAnyway) {
+        MaxMss next = MaxMss.forMtu(mtu);
+        boolean changed = !next.equals(max);
+        max = next;
+        if (changed || logAnyway) {
+            log.info(describe(next));
+        }
+    }
+
+    /** SIGHUP: read the interface's MTU again and log the result. */
+    private void reread() {
+        if (!options.followsInterface()) {
+            log.info(describe(max));
+            return;
+        }
+        try {
+            Optional<Link> link = Links.byName(options.interfaceName());
+            if (link.isPresent()) {
+                setMtu(link.get().mtu(), true);
+            } else {
+                log.warning("interface " + options.interfaceName() + " is gone; keeping " + describe(max));
+            }
+        } catch (ErrnoException e) {
+            log.warning("reading interface " + options.interfaceName() + ": " + e.getMessage());
+        }
+    }
+
+    private void reportCounters() {
+        for (String line : Counters.report(List.of(counters))) {
+            log.info(line);
+        }
     }
 
     static String describe(MaxMss max) {
         String line = "Maximum MSS: " + max.ipv4();
         return max.ipv6() == max.ipv4() ? line : line + " (IPv6: " + max.ipv6() + ")";
-    }
-
-    private static int interfaceMtu(String name) throws StartupException {
-        try {
-            return Links.byName(name).map(Link::mtu)
-                    .orElseThrow(() -> new StartupException("unknown interface " + name));
-        } catch (ErrnoException e) {
-            throw new StartupException("can't read interface " + name + ": " + e.getMessage());
-        }
     }
 
     /**

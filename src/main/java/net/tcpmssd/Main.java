@@ -15,7 +15,9 @@ public final class Main {
             switch (options.action()) {
                 case HELP -> System.out.print(Options.help());
                 case VERSION -> System.out.println("tcpmssd " + version());
-                case RUN -> new Daemon(options, Log.to(System.err)).run();
+                case RUN -> {
+                    return runDaemon(options, args);
+                }
             }
             return 0;
         } catch (UsageException e) {
@@ -29,6 +31,20 @@ public final class Main {
             System.err.println("tcpmssd: internal error: " + t);
             return 70; // EX_SOFTWARE, sysexits(3)
         }
+    }
+
+    /** In the foreground, or detached (SPEC §5): see {@link Detach} for how a JVM detaches. */
+    private static int runDaemon(Options options, String[] args) throws Exception {
+        boolean child = options.detaches() && Detach.isChild();
+        if (options.detaches() && !child) {
+            return Detach.startChild(args);
+        }
+        if (child) {
+            Detach.enterNewSession();
+        }
+        Log log = options.detaches() ? Syslog.open() : Log.to(System.err);
+        new Daemon(options, log, child ? Detach::ready : () -> { }).run();
+        return 0;
     }
 
     static String version() {

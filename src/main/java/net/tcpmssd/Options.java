@@ -15,6 +15,7 @@ record Options(
         boolean bothDirections,
         boolean verbose,
         boolean foreground,
+        String pidfile,
         int queue,
         String interfaceName,
         int mtu,
@@ -25,6 +26,11 @@ record Options(
 
     static final int MIN_MTU = 68;   // RFC 791: every IPv4 module must forward 68 octets
     static final int MAX_MTU = 65535;
+
+    /** Detaches and logs to syslog: neither -v nor --foreground. */
+    boolean detaches() {
+        return !verbose && !foreground;
+    }
 
     /** The MTU source is an interface: {@link #mtu()} is then unused. */
     boolean followsInterface() {
@@ -44,10 +50,10 @@ record Options(
             throw UsageException.usage();
         }
         if (g.help) {
-            return new Options(false, false, false, 0, null, 0, Action.HELP);
+            return new Options(false, false, false, null, 0, null, 0, Action.HELP);
         }
         if (g.version) {
-            return new Options(false, false, false, 0, null, 0, Action.VERSION);
+            return new Options(false, false, false, null, 0, null, 0, Action.VERSION);
         }
         int mtu = 0;
         if (g.mtu != null) {
@@ -60,7 +66,7 @@ record Options(
         if (g.port == null || (g.interfaceName == null) == (g.mtu == null)) {
             throw UsageException.usage();
         }
-        return new Options(g.both, g.verbose, g.foreground, queue, g.interfaceName, mtu, Action.RUN);
+        return new Options(g.both, g.verbose, g.foreground, g.pidfile, queue, g.interfaceName, mtu, Action.RUN);
     }
 
     /** A plain decimal number in range: no sign, no spaces, no hex (strtol would stop early; we refuse). */
@@ -87,6 +93,7 @@ record Options(
                 + "  -b             treat incoming packets too (PREROUTING, INPUT); default: outgoing only\n"
                 + "  -v             stay in the foreground and log every change to stderr\n"
                 + "  --foreground   stay in the foreground without per-packet lines (for supervisors)\n"
+                + "  --pidfile path where to write the pid (default /var/run/tcpmssd.IFACE.pid or .PORT.pid)\n"
                 + "  --help         print this help\n"
                 + "  --version      print the version\n"
                 + "\n"
@@ -103,6 +110,7 @@ record Options(
         @Option(names = "-i") String interfaceName;
         @Option(names = "-m") String mtu;
         @Option(names = "--foreground") boolean foreground;
+        @Option(names = "--pidfile") String pidfile;
         @Option(names = "--help") boolean help;
         @Option(names = "--version") boolean version;
     }

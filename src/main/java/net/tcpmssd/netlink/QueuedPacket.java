@@ -58,4 +58,9 @@ public final class QueuedPacket {
     public int length() {
         return length;
     }
+
+    /** The version nibble of the IP header (4 or 6 for packets worth looking at), 0 if empty. */
+    public int ipVersion() {
+        return length > 0 ? (buffer.get(java.lang.foreign.ValueLayout.JAVA_BYTE, offset) & 0xf0) >>> 4 : 0;
+    }
 }

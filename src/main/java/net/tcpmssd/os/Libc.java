@@ -22,7 +22,9 @@ import java.lang.invoke.VarHandle;
  */
 public final class Libc {
 
+    public static final int AF_UNIX = 1;
     public static final int AF_NETLINK = 16;
+    public static final int SOCK_DGRAM = 2;
     public static final int SOCK_RAW = 3;
     public static final int SOCK_CLOEXEC = 0x80000;
     public static final int MSG_DONTWAIT = 0x40;
@@ -30,6 +32,15 @@ public final class Libc {
     public static final int SO_RCVBUF = 8;
     public static final int SO_RCVTIMEO = 20;
     public static final int SO_RCVBUFFORCE = 33;
+
+    public static final int O_RDWR = 2;
+
+    public static final int LOG_PID = 0x01;
+    public static final int LOG_NDELAY = 0x08;
+    public static final int LOG_DAEMON = 3 << 3;
+    public static final int LOG_ERR = 3;
+    public static final int LOG_WARNING = 4;
+    public static final int LOG_INFO = 6;
 
     public static final int EINTR = 4;
     public static final int EAGAIN = 11;
@@ -51,7 +62,16 @@ public final class Libc {
             withErrno("setsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SEND = withErrno("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle RECV = withErrno("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle SENDTO =
+            withErrno("sendto", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle CLOSE = plain("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle SETSID = withErrno("setsid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle OPEN = withErrno("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle DUP2 = withErrno("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle OPENLOG = plain("openlog", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, JAVA_INT));
+    // syslog(3) is variadic: the message goes through "%s", never as the format itself.
+    private static final MethodHandle SYSLOG = LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("syslog"),
+            FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, ADDRESS), Linker.Option.firstVariadicArg(2));
     private static final MethodHandle STRERROR = plain("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
     private Libc() {}
@@ -106,6 +126,68 @@ public final class Libc {
             throw new AssertionError(t);
         }
         return check("recv", result);
+    }
+
+    public static long sendto(int fd, MemorySegment buffer, long length, MemorySegment address) throws ErrnoException {
+        long result;
+        try {
+            result = (long) SENDTO.invokeExact(state(), fd, buffer, length, 0, address, (int) address.byteSize());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        return check("sendto", result);
+    }
+
+    /** Starts a new session: no controlling terminal from here on (setsid(2)). */
+    public static void setsid() throws ErrnoException {
+        int result;
+        try {
+            result = (int) SETSID.invokeExact(state());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        check("setsid", result);
+    }
+
+    /** Points file descriptors 0, 1 and 2 at /dev/null, as daemon(3) does. */
+    public static void stdioToDevNull() throws ErrnoException {
+        int fd;
+        try (Arena arena = Arena.ofConfined()) {
+            fd = (int) check("open /dev/null", (int) OPEN.invokeExact(state(), arena.allocateFrom("/dev/null"), O_RDWR));
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        for (int target = 0; target <= 2; target++) {
+            int result;
+            try {
+                result = (int) DUP2.invokeExact(state(), fd, target);
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
+            check("dup2", result);
+        }
+        if (fd > 2) {
+            close(fd);
+        }
+    }
+
+    /** openlog(3); the ident must outlive every later syslog call, so it lives in the global arena. */
+    public static void openlog(String ident, int option, int facility) {
+        try {
+            OPENLOG.invokeExact(Arena.global().allocateFrom(ident), option, facility);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    public static void syslog(int priority, String message) {
+        try (Arena arena = Arena.ofConfined()) {
+            SYSLOG.invokeExact(priority, arena.allocateFrom("%s"), arena.allocateFrom(message));
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
     }
 
     public static void close(int fd) {

@@ -1,0 +1,144 @@
+package net.tcpmssd.netlink;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.Optional;
+import net.tcpmssd.os.ErrnoException;
+import net.tcpmssd.os.Libc;
+
+/**
+ * Follows one interface, by name, through rtnetlink's link notifications (RTMGRP_LINK): the
+ * kernel sends RTM_NEWLINK whenever a link changes (an MTU change among them) and RTM_DELLINK
+ * when it goes. Matching by name, not index, lets a re-created interface (a PPPoE session that
+ * comes back as a new ppp0) be followed again.
+ */
+public final class LinkMonitor implements AutoCloseable {
+
+    /** Told on the monitor's thread. */
+    public interface Listener {
+        /** The interface exists with this MTU: at start, after a change, or when it came back. */
+        void present(Link link);
+
+        /** The interface is gone (deleted or renamed). */
+        void gone(String name);
+
+        void error(ErrnoException error);
+    }
+
+    private static final int RTMGRP_LINK = 1;
+
+    private final String name;
+    private final Listener listener;
+    private final NetlinkSocket socket;
+    private final Thread thread;
+    private volatile boolean closed;
+    private volatile Link last;
+
+    private LinkMonitor(String name, Listener listener, NetlinkSocket socket) {
+        this.name = name;
+        this.listener = listener;
+        this.socket = socket;
+        this.thread = Thread.ofPlatform().daemon().name("link-monitor").unstarted(this::run);
+    }
+
+    /**
+     * Subscribes first, then reads the interface's current state, so that no change falls between
+     * the two. Returns the interface as it is now (empty if absent) and follows it from then on.
+     */
+    public static LinkMonitor start(String name, Listener listener) throws ErrnoException {
+        NetlinkSocket socket = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE, RTMGRP_LINK);
+        try {
+            socket.setReceiveTimeout(Duration.ofMillis(200));
+        } catch (ErrnoException e) {
+            socket.close();
+            throw e;
+        }
+        LinkMonitor monitor = new LinkMonitor(name, listener, socket);
+        monitor.last = Links.byName(name).orElse(null);
+        monitor.thread.start();
+        return monitor;
+    }
+
+    /** The interface as last seen; empty while it is gone. */
+    public Optional<Link> current() {
+        return Optional.ofNullable(last);
+    }
+
+    private void run() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(256 * 1024, 8);
+            while (!closed) {
+                int used;
+                try {
+                    used = socket.receive(buffer, 0, false);
+                } catch (ErrnoException e) {
+                    if (e.errno() == Libc.ENOBUFS) {
+                        resynchronize(); // notifications were lost: ask for the truth
+                    } else {
+                        listener.error(e);
+                        Thread.sleep(1000);
+                    }
+                    continue;
+                }
+                dispatch(buffer, used);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void dispatch(MemorySegment buffer, int used) {
+        long at = 0;
+        while (at + Netlink.HEADER <= used) {
+            int length = Netlink.messageLength(buffer, at);
+            if (length < Netlink.HEADER || at + length > used) {
+                return;
+            }
+            int type = Netlink.messageType(buffer, at);
+            if (type == Links.RTM_NEWLINK || type == Links.RTM_DELLINK) {
+                Link link = Links.parse(buffer, at);
+                if (link != null) {
+                    boolean ours = link.name().equals(name);
+                    if (type == Links.RTM_NEWLINK && ours) {
+                        update(link);
+                    } else if (last != null && link.index() == last.index()) {
+                        update(null); // deleted, or renamed away from our name
+                    }
+                }
+            }
+            at += Netlink.align(length);
+        }
+    }
+
+    private void resynchronize() {
+        try {
+            update(Links.byName(name).orElse(null));
+        } catch (ErrnoException e) {
+            listener.error(e);
+        }
+    }
+
+    private void update(Link link) {
+        Link before = last;
+        last = link;
+        if (link == null) {
+            if (before != null) {
+                listener.gone(name);
+            }
+        } else if (before == null || before.mtu() != link.mtu() || before.index() != link.index()) {
+            listener.present(link);
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        try {
+            thread.join(1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        socket.close();
+    }
+}
