@@ -47,6 +47,10 @@ final class Daemon {
         LinkMonitor monitor = null;
         NfQueue queue = null;
         Pidfile pidfile = null;
+        // First of all: a SIGTERM that comes while starting must still end in an orderly stop.
+        Signals.onTerminate(this::stop);
+        Signals.onHangup(this::reread);
+        Signals.onUser1(this::reportCounters);
         try {
             if (options.followsInterface()) {
                 monitor = followInterface(options.interfaceName());
@@ -57,9 +61,6 @@ final class Daemon {
             if (!options.verbose()) {
                 pidfile = Pidfile.acquire(options.pidfile() != null ? Path.of(options.pidfile()) : Pidfile.defaultPath(options));
             }
-            Signals.onTerminate(this::stop);
-            Signals.onHangup(this::reread);
-            Signals.onUser1(this::reportCounters);
             log.info(describe(max));
             startup.ready();
             SystemdNotify.send("READY=1", log);
@@ -159,6 +160,9 @@ final class Daemon {
 
     /** SIGHUP: read the interface's MTU again and log the result. */
     private void reread() {
+        if (max == null) {
+            return; // still starting: the MTU is being read right now
+        }
         if (!options.followsInterface()) {
             log.info(describe(max));
             return;

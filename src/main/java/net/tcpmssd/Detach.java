@@ -51,6 +51,8 @@ final class Detach {
                 .redirectError(ProcessBuilder.Redirect.INHERIT);
         builder.environment().put(CHILD, "1");
         Process child = builder.start();
+        // Stopped while the child starts: pass the stop on, and report how the child ended.
+        Signals.onTerminate(child::destroy);
         try (BufferedReader ready = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.US_ASCII))) {
             if (READY.equals(ready.readLine())) {
                 return 0;

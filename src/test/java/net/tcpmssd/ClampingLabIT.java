@@ -89,7 +89,7 @@ class ClampingLabIT {
     void synAckIsClampedWhenItPassesAnOutgoingHook(Family f) {
         // Every SYN the router forwards, either way: the server's SYN-ACK leaves by lan0.
         lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
-        try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-p", "100", "-m", "1280")) {
+        try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-v", "-p", "100", "-m", "1280")) {
             int synAckMss = lab.capturedMss(CLIENT, "eth0", f, true, () -> assertThat(lab.echoRoundTrip(f)).isTrue());
             assertThat(synAckMss).isEqualTo(clampedMss(f));
         }
@@ -115,14 +115,14 @@ class ClampingLabIT {
         assertThat(lab.download(f, Duration.ofSeconds(4))).as("download without tcpmssd").isLessThan(1_000_000);
 
         lab.bothFamilies(ROUTER, QUEUE_TO_WAN);
-        try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-p", "100", "-i", "wan0")) {
+        try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-v", "-p", "100", "-i", "wan0")) {
                 assertThat(lab.download(f, Duration.ofSeconds(20))).as("download with tcpmssd").isEqualTo(1_000_000);
         }
     }
 
     @Test
     void aSecondDaemonOnTheSameQueueFailsWithTheSpecMessage() {
-        try (Tcpmssd first = Tcpmssd.start(lab, QUEUE, "-p", "100", "-m", "1280")) {
+        try (Tcpmssd first = Tcpmssd.start(lab, QUEUE, "-v", "-p", "100", "-m", "1280")) {
             Lab.Result second = Tcpmssd.run(lab, "-v", "-p", "100", "-m", "1280");
             assertThat(second.status()).isEqualTo(1);
             assertThat(second.stderr()).isEqualTo("tcpmssd: queue 100 is already in use\n");
@@ -132,7 +132,7 @@ class ClampingLabIT {
 
     @Test
     void sigtermUnbindsTheQueueAndExitsZero() {
-        Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-p", "100", "-m", "1280");
+        Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-v", "-p", "100", "-m", "1280");
         assertThat(daemon.stop()).isZero();
         assertThat(Tcpmssd.queueBound(lab, QUEUE)).isFalse();
     }

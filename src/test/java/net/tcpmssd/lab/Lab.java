@@ -271,6 +271,40 @@ public final class Lab implements AutoCloseable {
         return mss;
     }
 
+    /** Pids of the processes in a host's namespace whose command line contains {@code fragment}. */
+    public List<Long> pids(String host, String fragment) {
+        List<Long> found = new ArrayList<>();
+        for (String pid : sh(null, "ip netns pids " + namespace(host)).split("\\s+")) {
+            if (pid.isEmpty()) {
+                continue;
+            }
+            try {
+                String commandLine = Files.readString(Path.of("/proc", pid, "cmdline")).replace('\0', ' ');
+                if (commandLine.contains(fragment)) {
+                    found.add(Long.parseLong(pid));
+                }
+            } catch (IOException e) {
+                // it ended meanwhile
+            }
+        }
+        return found;
+    }
+
+    /** SIGTERM to every process on a host whose command line contains {@code fragment}; waits until they are gone. */
+    public void terminate(String host, String fragment) {
+        List<Long> pids = pids(host, fragment);
+        for (long pid : pids) {
+            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (pids.stream().anyMatch(pid -> ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false))) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("still running 10 s after SIGTERM: " + fragment + " " + pids);
+            }
+            pause(20);
+        }
+    }
+
     /** Waits until a shell test on a host succeeds. */
     public void awaitTrue(String host, String script, Duration limit) {
         long deadline = System.nanoTime() + limit.toNanos();
