@@ -14,12 +14,23 @@ final class Counters {
     private static final Outcome[] OUTCOMES = Outcome.values();
     private static final String[] FAMILIES = {"IPv4", "IPv6", "other"};
 
-    private final AtomicLongArray counts = new AtomicLongArray(FAMILIES.length * OUTCOMES.length);
+    private static final int OVERRUNS = FAMILIES.length * OUTCOMES.length;
+
+    private final AtomicLongArray counts = new AtomicLongArray(OVERRUNS + 1);
 
     /** Counts one packet whose first byte carried {@code ipVersion}. */
     void count(int ipVersion, Outcome outcome) {
         int i = family(ipVersion) * OUTCOMES.length + outcome.ordinal();
         counts.setOpaque(i, counts.getPlain(i) + 1);
+    }
+
+    /** The socket's receive buffer overflowed once more (ENOBUFS): the kernel passed packets we never saw. */
+    void overrun() {
+        counts.setOpaque(OVERRUNS, counts.getPlain(OVERRUNS) + 1);
+    }
+
+    long overruns() {
+        return counts.getOpaque(OVERRUNS);
     }
 
     long get(int ipVersion, Outcome outcome) {
@@ -61,6 +72,10 @@ final class Counters {
                 }
             }
             lines.add(line.toString());
+        }
+        long overruns = all.stream().mapToLong(Counters::overruns).sum();
+        if (overruns > 0) {
+            lines.add("receive buffer overruns: " + overruns + " (packets passed unclamped by fail-open, uncounted above)");
         }
         return lines;
     }

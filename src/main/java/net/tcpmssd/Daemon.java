@@ -1,6 +1,7 @@
 package net.tcpmssd;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import net.tcpmssd.netlink.Link;
@@ -17,15 +18,18 @@ import net.tcpmssd.os.Libc;
  */
 final class Daemon {
 
-    /** Kernel queue length: a burst of SYNs this long waits for us; beyond it fail-open accepts. */
-    private static final int QUEUE_MAX_LENGTH = 4096;
+    /**
+     * Kernel queue length: a burst of SYNs this long waits for a verdict; beyond it fail-open
+     * accepts unclamped. Queued packets cost kernel memory (about 1 KiB each), not ours.
+     */
+    private static final int QUEUE_MAX_LENGTH = 16384;
     private static final int SOCKET_BUFFER = 8 * 1024 * 1024;
 
     private final Options options;
     private final Log log;
     private final Startup startup;
     private final MssClamp.Observer observer;
-    private final Counters counters = new Counters();
+    private final List<Counters> counters = new ArrayList<>();
     private volatile MaxMss max;
     private volatile boolean stopping;
     private volatile boolean interfaceGone;
@@ -44,31 +48,33 @@ final class Daemon {
     }
 
     void run() throws StartupException {
-        LinkMonitor monitor = null;
-        NfQueue queue = null;
-        Pidfile pidfile = null;
         // First of all: a SIGTERM that comes while starting must still end in an orderly stop.
         Signals.onTerminate(this::stop);
         Signals.onHangup(this::reread);
         Signals.onUser1(this::reportCounters);
+        LinkMonitor monitor = null;
+        List<NfQueue> queues = new ArrayList<>();
+        Pidfile pidfile = null;
         try {
             if (options.followsInterface()) {
                 monitor = followInterface(options.interfaceName());
             } else {
                 max = MaxMss.forMtu(options.mtu());
             }
-            queue = bind();
+            for (int i = 0; i < options.queues(); i++) {
+                queues.add(bind(options.queue() + i));
+            }
             if (!options.verbose()) {
                 pidfile = Pidfile.acquire(options.pidfile() != null ? Path.of(options.pidfile()) : Pidfile.defaultPath(options));
             }
             log.info(describe(max));
             startup.ready();
             SystemdNotify.send("READY=1", log);
-            serve(queue);
+            serve(queues);
         } catch (ErrnoException e) {
             throw new StartupException(e.getMessage());
         } finally {
-            if (queue != null) {
+            for (NfQueue queue : queues) {
                 queue.close(); // unbind: the kernel forgets us at once, not when the socket is reaped
             }
             if (pidfile != null) {
@@ -87,20 +93,64 @@ final class Daemon {
         stopping = true;
     }
 
-    private void serve(NfQueue queue) {
-        try {
-            while (!stopping) {
-                queue.receiveBatch();
+    /** One platform thread per queue (the kernel spreads flows over them); returns when all stopped. */
+    private void serve(List<NfQueue> queues) {
+        List<Thread> threads = new ArrayList<>();
+        for (int i = 0; i < queues.size(); i++) {
+            NfQueue queue = queues.get(i);
+            Counters queueCounters = counters.get(i);
+            threads.add(Thread.ofPlatform().name("queue-" + queue.number()).start(() -> serve(queue, queueCounters)));
+        }
+        for (Thread thread : threads) {
+            try {
+                thread.join();
+            } catch (InterruptedException e) {
+                stop();
+                Thread.currentThread().interrupt();
             }
-            SystemdNotify.send("STOPPING=1", log);
+        }
+        SystemdNotify.send("STOPPING=1", log);
+    }
+
+    private void serve(NfQueue queue, Counters queueCounters) {
+        boolean overrunLogged = false;
+        while (!stopping) {
+            try {
+                queue.receiveBatch();
+            } catch (ErrnoException e) {
+                if (e.errno() == Libc.ENOBUFS) {
+                    // Our socket buffer overflowed: the kernel accepted what did not fit, unclamped
+                    // (fail-open), and tells us once. Count it and carry on.
+                    queueCounters.overrun();
+                    if (!overrunLogged) {
+                        log.warning("queue " + queue.number() + ": receive buffer overrun, packets passed unclamped (fail-open);"
+                                + " further overruns are only counted");
+                        overrunLogged = true;
+                    }
+                } else {
+                    // Never leave the queue bound but unserved: that would hold every SYN.
+                    log.warning("queue " + queue.number() + ": " + e.getMessage());
+                    pause();
+                }
+            }
+        }
+        try {
             queue.drain();
         } catch (ErrnoException e) {
-            log.warning("queue " + options.queue() + ": " + e.getMessage());
+            log.warning("queue " + queue.number() + ": " + e.getMessage());
+        }
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
     /** The per-packet decision: direction first (SPEC §2), then the core (SPEC §4). */
-    private boolean handle(QueuedPacket packet) {
+    private boolean handle(QueuedPacket packet, Counters counters) {
         Outcome outcome = packet.incoming() && !options.bothDirections()
                 ? Outcome.INCOMING
                 : MssClamp.clamp(packet.buffer(), packet.offset(), packet.length(), max, observer);
@@ -108,12 +158,17 @@ final class Daemon {
         return outcome == Outcome.CLAMPED;
     }
 
-    private NfQueue bind() throws StartupException {
+    private NfQueue bind(int number) throws StartupException {
+        Counters queueCounters = new Counters();
         try {
-            return NfQueue.open(options.queue(), QUEUE_MAX_LENGTH, SOCKET_BUFFER, this::handle,
-                    e -> log.warning("queue " + options.queue() + ": " + e.getMessage()));
+            NfQueue queue = NfQueue.open(number, QUEUE_MAX_LENGTH, SOCKET_BUFFER, packet -> handle(packet, queueCounters),
+                    e -> log.warning("queue " + number + ": " + e.getMessage()));
+            synchronized (counters) {
+                counters.add(queueCounters);
+            }
+            return queue;
         } catch (ErrnoException e) {
-            throw bindFailure(options.queue(), e);
+            throw bindFailure(number, e);
         }
     }
 
@@ -180,7 +235,11 @@ final class Daemon {
     }
 
     private void reportCounters() {
-        for (String line : Counters.report(List.of(counters))) {
+        List<Counters> all;
+        synchronized (counters) {
+            all = List.copyOf(counters);
+        }
+        for (String line : Counters.report(all)) {
             log.info(line);
         }
     }

@@ -17,6 +17,7 @@ record Options(
         boolean foreground,
         String pidfile,
         int queue,
+        int queues,
         String interfaceName,
         int mtu,
         Action action) {
@@ -26,6 +27,13 @@ record Options(
 
     static final int MIN_MTU = 68;   // RFC 791: every IPv4 module must forward 68 octets
     static final int MAX_MTU = 65535;
+    /** At most this many queues in a -p range: one thread each, far more than cores. */
+    static final int MAX_QUEUES = 256;
+
+    /** The -p argument as given: "100", or "100-103" for a range. */
+    String queueSpec() {
+        return queues == 1 ? Integer.toString(queue) : queue + "-" + (queue + queues - 1);
+    }
 
     /** Detaches and logs to syslog: neither -v nor --foreground. */
     boolean detaches() {
@@ -50,23 +58,30 @@ record Options(
             throw UsageException.usage();
         }
         if (g.help) {
-            return new Options(false, false, false, null, 0, null, 0, Action.HELP);
+            return new Options(false, false, false, null, 0, 0, null, 0, Action.HELP);
         }
         if (g.version) {
-            return new Options(false, false, false, null, 0, null, 0, Action.VERSION);
+            return new Options(false, false, false, null, 0, 0, null, 0, Action.VERSION);
         }
         int mtu = 0;
         if (g.mtu != null) {
             mtu = decimal(g.mtu, MIN_MTU, MAX_MTU, "invalid MTU value");
         }
         int queue = 0;
+        int queues = 1;
         if (g.port != null) {
-            queue = decimal(g.port, 0, 65535, "invalid port number");
+            // An extension for several queues (iptables --queue-balance A:B): -p A-B.
+            int dash = g.port.indexOf('-', 1);
+            queue = decimal(dash < 0 ? g.port : g.port.substring(0, dash), 0, 65535, "invalid port number");
+            if (dash >= 0) {
+                int last = decimal(g.port.substring(dash + 1), queue, Math.min(65535, queue + MAX_QUEUES - 1), "invalid port number");
+                queues = last - queue + 1;
+            }
         }
         if (g.port == null || (g.interfaceName == null) == (g.mtu == null)) {
             throw UsageException.usage();
         }
-        return new Options(g.both, g.verbose, g.foreground, g.pidfile, queue, g.interfaceName, mtu, Action.RUN);
+        return new Options(g.both, g.verbose, g.foreground, g.pidfile, queue, queues, g.interfaceName, mtu, Action.RUN);
     }
 
     /** A plain decimal number in range: no sign, no spaces, no hex (strtol would stop early; we refuse). */
@@ -87,7 +102,8 @@ record Options(
                 + "Lowers the TCP MSS option of SYN segments queued by netfilter (NFQUEUE) to the\n"
                 + "largest that fits the MTU: MTU-40 for IPv4, MTU-60 for IPv6.\n"
                 + "\n"
-                + "  -p port        NFQUEUE queue number to bind (0-65535)\n"
+                + "  -p port        NFQUEUE queue number to bind (0-65535); A-B binds queues A to B,\n"
+                + "                 one thread each (iptables --queue-balance A:B)\n"
                 + "  -m mtu         clamp for this MTU (68-65535)\n"
                 + "  -i iface       clamp for this interface's MTU\n"
                 + "  -b             treat incoming packets too (PREROUTING, INPUT); default: outgoing only\n"

@@ -28,7 +28,7 @@ final class Pidfile implements AutoCloseable {
 
     /** /var/run/tcpmssd.IFACE.pid with -i, /var/run/tcpmssd.PORT.pid otherwise. */
     static Path defaultPath(Options options) {
-        String name = options.followsInterface() ? options.interfaceName() : Integer.toString(options.queue());
+        String name = options.followsInterface() ? options.interfaceName() : options.queueSpec();
         return Path.of("/var/run", "tcpmssd." + name + ".pid");
     }
 

@@ -96,6 +96,24 @@ class OptionsTest {
     }
 
     @Test
+    void queueRangeIsAnExtensionOfMinusP() throws Exception {
+        Options range = Options.parse("-p", "100-103", "-m", "1280");
+        assertThat(range.queue()).isEqualTo(100);
+        assertThat(range.queues()).isEqualTo(4);
+        assertThat(range.queueSpec()).isEqualTo("100-103");
+        Options single = Options.parse("-p", "7", "-m", "1280");
+        assertThat(single.queues()).isEqualTo(1);
+        assertThat(single.queueSpec()).isEqualTo("7");
+        assertThat(Options.parse("-p", "5-5", "-m", "1280").queues()).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"100-99", "100-", "-100", "100--101", "100-65536", "1-1000", "a-b", "100-101-102"})
+    void invalidQueueRange(String port) {
+        assertInvalid("invalid port number", "-p", port, "-m", "1280");
+    }
+
+    @Test
     void helpAndVersion() throws Exception {
         assertThat(Options.parse("--help").action()).isEqualTo(Options.Action.HELP);
         assertThat(Options.parse("--version").action()).isEqualTo(Options.Action.VERSION);

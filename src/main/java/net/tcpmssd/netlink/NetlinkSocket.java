@@ -90,6 +90,22 @@ public final class NetlinkSocket implements AutoCloseable {
         }
     }
 
+    /**
+     * Receives up to a batch of datagrams in one recvmmsg(2): waits (up to the receive timeout) for
+     * the first, then takes only what is already there. Returns how many came; 0 as for
+     * {@link #receive}.
+     */
+    int receive(DatagramBatch batch) throws ErrnoException {
+        try {
+            return Libc.recvmmsg(fd, batch.vector, batch.count, Libc.MSG_WAITFORONE);
+        } catch (ErrnoException e) {
+            if (e.errno() == Libc.EAGAIN || e.errno() == Libc.EINTR) {
+                return 0;
+            }
+            throw e;
+        }
+    }
+
     @Override
     public void close() {
         Libc.close(fd);

@@ -56,18 +56,19 @@ public final class NfQueue implements AutoCloseable {
     private static final int ATTR_PAYLOAD = 10;
     private static final int NF_ACCEPT = 1;
 
-    /** The largest datagram: a 64 KiB packet plus its attributes. Receive only while this much is free. */
+    /** The largest datagram: a 64 KiB packet plus its attributes. */
     private static final int LARGEST_MESSAGE = 65536 + 4096;
-    private static final int RECEIVE_BUFFER = 16 * LARGEST_MESSAGE;
+    /** Datagrams taken per recvmmsg: a burst of SYNs is answered a batch at a time. */
+    private static final int BATCH = 64;
     private static final int SEND_BUFFER = 4 * LARGEST_MESSAGE;
-    private static final int MAX_BATCH = 128;
 
     private final int number;
     private final NetlinkSocket socket;
     private final Handler handler;
     private final ErrorListener errors;
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment received = arena.allocate(RECEIVE_BUFFER, 8);
+    private final DatagramBatch batch = new DatagramBatch(arena, BATCH, LARGEST_MESSAGE);
+    private final MemorySegment received = batch.data;
     private final Netlink.Writer verdicts = new Netlink.Writer(arena.allocate(SEND_BUFFER, 8));
     private final Netlink.Writer control = new Netlink.Writer(arena.allocate(4096, 8));
     private final QueuedPacket packet = new QueuedPacket();
@@ -133,25 +134,17 @@ public final class NfQueue implements AutoCloseable {
 
     /**
      * Waits up to the receive timeout for packets, then takes every datagram already waiting (up
-     * to a batch), hands each packet to the handler and answers them all in one send.
+     * to a batch) in the same system call, hands each packet to the handler and answers them all
+     * in one send.
      *
      * @return the number of packets handled; 0 after a timeout
      */
     public int receiveBatch() throws ErrnoException {
-        int used = socket.receive(received, 0, false);
-        if (used == 0) {
-            return 0;
+        int datagrams = socket.receive(batch);
+        int handled = 0;
+        for (int i = 0; i < datagrams; i++) {
+            handled += dispatch(batch.offset(i), batch.length(i));
         }
-        int datagrams = 1;
-        while (datagrams < MAX_BATCH && RECEIVE_BUFFER - used >= LARGEST_MESSAGE) {
-            int more = socket.receive(received, used, true);
-            if (more == 0) {
-                break;
-            }
-            used += Netlink.align(more);
-            datagrams++;
-        }
-        int handled = dispatch(used);
         flushVerdicts();
         return handled;
     }
@@ -160,7 +153,7 @@ public final class NfQueue implements AutoCloseable {
     public void drain() throws ErrnoException {
         int used;
         while ((used = socket.receive(received, 0, true)) > 0) {
-            dispatch(used);
+            dispatch(0, used);
             flushVerdicts();
         }
     }
@@ -203,7 +196,7 @@ public final class NfQueue implements AutoCloseable {
             }
             int used = socket.receive(received, 0, false);
             if (used > 0) {
-                dispatch(used);
+                dispatch(0, used);
                 flushVerdicts();
             }
         }
@@ -212,13 +205,14 @@ public final class NfQueue implements AutoCloseable {
         }
     }
 
-    /** Walks the netlink messages in {@code received[0, used)}. */
-    private int dispatch(int used) {
+    /** Walks the netlink messages of one datagram, {@code received[start, start + used)}. */
+    private int dispatch(long start, int used) {
         int handled = 0;
-        long at = 0;
-        while (at + Netlink.HEADER <= used) {
+        long at = start;
+        long end = start + used;
+        while (at + Netlink.HEADER <= end) {
             int length = Netlink.messageLength(received, at);
-            if (length < Netlink.HEADER || at + length > used) {
+            if (length < Netlink.HEADER || at + length > end) {
                 break; // the kernel never sends this; nothing after it can be trusted
             }
             int type = Netlink.messageType(received, at);

@@ -28,6 +28,7 @@ public final class Libc {
     public static final int SOCK_RAW = 3;
     public static final int SOCK_CLOEXEC = 0x80000;
     public static final int MSG_DONTWAIT = 0x40;
+    public static final int MSG_WAITFORONE = 0x10000;
     public static final int SOL_SOCKET = 1;
     public static final int SO_RCVBUF = 8;
     public static final int SO_RCVTIMEO = 20;
@@ -62,6 +63,8 @@ public final class Libc {
             withErrno("setsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SEND = withErrno("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle RECV = withErrno("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle RECVMMSG =
+            withErrno("recvmmsg", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle SENDTO =
             withErrno("sendto", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle CLOSE = plain("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
@@ -126,6 +129,17 @@ public final class Libc {
             throw new AssertionError(t);
         }
         return check("recv", result);
+    }
+
+    /** recvmmsg(2) without its timeout argument (which only applies between datagrams). */
+    public static int recvmmsg(int fd, MemorySegment vector, int count, int flags) throws ErrnoException {
+        int result;
+        try {
+            result = (int) RECVMMSG.invokeExact(state(), fd, vector, count, flags, MemorySegment.NULL);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        return (int) check("recvmmsg", result);
     }
 
     public static long sendto(int fd, MemorySegment buffer, long length, MemorySegment address) throws ErrnoException {
