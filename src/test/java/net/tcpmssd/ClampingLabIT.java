@@ -121,6 +121,30 @@ class ClampingLabIT {
     }
 
     @Test
+    void aQueueRangeServesEveryQueueOfABalancedRule() {
+        // --queue-cpu-fanout picks the queue by the CPU that handles the packet: the client's
+        // connections, pinned to each CPU in turn, reach both queues.
+        lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN"
+                + " -j NFQUEUE --queue-balance 100:101 --queue-cpu-fanout --queue-bypass");
+        try (Tcpmssd daemon = Tcpmssd.start(lab, 101, "-v", "-p", "100-101", "-m", "1280")) {
+            assertThat(Tcpmssd.queueBound(lab, 100)).isTrue();
+            for (int cpu = 0; cpu < 2; cpu++) {
+                for (Family f : Family.values()) {
+                    String connect = "echo hello | timeout 10 taskset -c " + cpu + " socat -t 2 - "
+                            + (f == Family.IPV4 ? "TCP4:" : "TCP6:") + f.server + ":5001";
+                    int mss = lab.capturedMss(Lab.SERVER, "eth0", f, false, () -> assertThat(lab.sh(CLIENT, connect)).isEqualTo("hello\n"));
+                    assertThat(mss).isEqualTo(clampedMss(f));
+                }
+            }
+            // Each queue handed packets to us (id_sequence, the last column but one).
+            for (String line : lab.sh(ROUTER, "cat /proc/net/netfilter/nfnetlink_queue").strip().split("\n")) {
+                String[] fields = line.trim().split("\\s+");
+                assertThat(Long.parseLong(fields[7])).as("packets through queue %s", fields[0]).isPositive();
+            }
+        }
+    }
+
+    @Test
     void aSecondDaemonOnTheSameQueueFailsWithTheSpecMessage() {
         try (Tcpmssd first = Tcpmssd.start(lab, QUEUE, "-v", "-p", "100", "-m", "1280")) {
             Lab.Result second = Tcpmssd.run(lab, "-v", "-p", "100", "-m", "1280");
