@@ -7,11 +7,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.time.Duration;
 import net.tcpmssd.lab.Lab;
 import net.tcpmssd.lab.Lab.Family;
+import net.tcpmssd.lab.LabExtension;
 import net.tcpmssd.lab.Tcpmssd;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -26,19 +27,14 @@ class ClampingLabIT {
     private static final String QUEUE_TO_WAN =
             "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass";
 
-    private static Lab lab;
+    @RegisterExtension
+    static final LabExtension LAB = new LabExtension();
 
-    @BeforeAll
-    static void buildLab() throws Exception {
-        lab = Lab.create();
-        lab.startServers();
-    }
+    private Lab lab;
 
-    @AfterAll
-    static void removeLab() {
-        if (lab != null) {
-            lab.close();
-        }
+    @BeforeEach
+    void takeLab() {
+        lab = LAB.lab();
     }
 
     @AfterEach

@@ -8,12 +8,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import net.tcpmssd.lab.Lab;
 import net.tcpmssd.lab.Lab.Family;
+import net.tcpmssd.lab.LabExtension;
 import net.tcpmssd.lab.Tcpmssd;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Issue 3 in the lab: detaching, syslog, pidfiles, signals, live interface MTU, systemd, least privilege. */
 class DaemonLabIT {
@@ -22,23 +22,14 @@ class DaemonLabIT {
     private static final String QUEUE_TO_WAN =
             "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass";
 
-    private static Lab lab;
+    @RegisterExtension
+    static final LabExtension LAB = new LabExtension();
 
-    @BeforeAll
-    static void buildLab() throws Exception {
-        lab = Lab.create();
-        lab.startServers();
-    }
-
-    @AfterAll
-    static void removeLab() {
-        if (lab != null) {
-            lab.close();
-        }
-    }
+    private Lab lab;
 
     @BeforeEach
     void queueSyns() {
+        lab = LAB.lab();
         lab.bothFamilies(ROUTER, QUEUE_TO_WAN);
     }
 

@@ -92,45 +92,12 @@ class MssClampProperties {
 
     @Provide
     Arbitrary<TestPacket> synPackets() {
-        return packets(Arbitraries.of(0x02, 0x12, 0x02 | 0x40 | 0x80, 0x03 | 0x10));
+        return PacketArbitraries.syns();
     }
 
     @Provide
     Arbitrary<TestPacket> nonSynPackets() {
-        return packets(Arbitraries.of(0x10, 0x18, 0x11, 0x04, 0x00, 0xfd));
-    }
-
-    private Arbitrary<TestPacket> packets(Arbitrary<Integer> flags) {
-        Arbitrary<byte[]> payload = Arbitraries.bytes().array(byte[].class).ofMaxSize(64);
-        Arbitrary<byte[]> segment = Combinators.combine(flags, options(), payload).as(TestPacket::tcpSegment);
-        return Arbitraries.oneOf(segment.map(TestPacket::ipv4), segment.flatMap(s -> ipv6Chains().map(chain -> TestPacket.ipv6(s, chain))));
-    }
-
-    /** Option lists of up to 40 bytes built from real kinds: MSS, NOP, window scale, SACK, timestamps, unknown. */
-    private Arbitrary<byte[]> options() {
-        Arbitrary<byte[]> mss = Arbitraries.integers().between(0, 65535).map(TestPacket::mssOption);
-        Arbitrary<byte[]> nop = Arbitraries.just(new byte[] {1});
-        Arbitrary<byte[]> wscale = Arbitraries.integers().between(0, 14).map(s -> new byte[] {3, 3, (byte) (int) s});
-        Arbitrary<byte[]> sackPermitted = Arbitraries.just(new byte[] {4, 2});
-        Arbitrary<byte[]> timestamps = Arbitraries.bytes().array(byte[].class).ofSize(8).map(v -> concat(new byte[] {8, 10}, v));
-        Arbitrary<byte[]> unknown = Arbitraries.bytes().array(byte[].class).ofMaxSize(6)
-                .map(v -> concat(new byte[] {(byte) 253, (byte) (v.length + 2)}, v));
-        Arbitrary<byte[]> option = Arbitraries.frequencyOf(
-                net.jqwik.api.Tuple.of(4, mss), net.jqwik.api.Tuple.of(3, nop), net.jqwik.api.Tuple.of(1, wscale),
-                net.jqwik.api.Tuple.of(1, sackPermitted), net.jqwik.api.Tuple.of(1, timestamps), net.jqwik.api.Tuple.of(1, unknown));
-        return option.list().ofMaxSize(8).map(list -> {
-            byte[] all = concat(list.toArray(byte[][]::new));
-            return all.length <= 40 ? all : java.util.Arrays.copyOf(all, 40);
-        });
-    }
-
-    /** Chains of hop-by-hop, routing, destination options and first-fragment headers, as ipv6() takes them. */
-    private Arbitrary<Object[]> ipv6Chains() {
-        Arbitrary<Object[]> header = Arbitraries.oneOf(
-                Arbitraries.of(0, 43, 60).flatMap(t -> Arbitraries.integers().between(0, 3)
-                        .map(units -> new Object[] {t, TestPacket.paddedExtension(units)})),
-                Arbitraries.of(true, false).map(more -> new Object[] {44, TestPacket.fragmentHeader(0, more)}));
-        return header.list().ofMaxSize(3).map(list -> list.stream().flatMap(java.util.Arrays::stream).toArray());
+        return PacketArbitraries.nonSyns();
     }
 
     @Provide
