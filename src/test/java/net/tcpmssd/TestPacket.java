@@ -155,6 +155,9 @@ final class TestPacket {
     }
 
     void fixTcpChecksum() {
+        if (bytes.length < tcp + 18) {
+            return; // a TCP header cut before its checksum field
+        }
         int c = recomputedTcpChecksum();
         bytes[tcp + 16] = (byte) (c >>> 8);
         bytes[tcp + 17] = (byte) c;

@@ -305,6 +305,36 @@ public final class Lab implements AutoCloseable {
         }
     }
 
+    /** The MAC address of a host's interface, as trafgen bytes: "0x02, 0xab, ...". */
+    public String macBytes(String host, String device) {
+        String mac = sh(host, "cat /sys/class/net/" + device + "/address").trim();
+        return "0x" + mac.replace(":", ", 0x");
+    }
+
+    /**
+     * Sends raw IP packets from the client's eth0 to the router with trafgen, {@code rounds}
+     * times over, {@code gapMicros} apart (trafgen's own pacing), in order.
+     */
+    public void sendRaw(List<byte[]> packets, int rounds, int gapMicros) {
+        StringBuilder config = new StringBuilder();
+        String ethernet = macBytes(ROUTER, "lan0") + ", " + macBytes(CLIENT, "eth0") + ", ";
+        for (byte[] packet : packets) {
+            config.append("{ ").append(ethernet).append((packet[0] & 0xf0) == 0x60 ? "0x86, 0xdd" : "0x08, 0x00");
+            for (byte b : packet) {
+                config.append(String.format(", 0x%02x", b & 0xff));
+            }
+            config.append(" }\n");
+        }
+        Path file = scratch.resolve("trafgen-" + SERIAL.incrementAndGet() + ".cfg");
+        try {
+            Files.writeString(file, config);
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+        sh(CLIENT, "timeout 60 trafgen --conf " + file + " --dev eth0 --num " + ((long) packets.size() * rounds)
+                + " --gap " + gapMicros + "us --cpus 1 --no-sock-mem --notouch-irq >/dev/null");
+    }
+
     /** Waits until a shell test on a host succeeds. */
     public void awaitTrue(String host, String script, Duration limit) {
         long deadline = System.nanoTime() + limit.toNanos();

@@ -1,0 +1,149 @@
+package net.tcpmssd;
+
+import static net.tcpmssd.TestPacket.ACK;
+import static net.tcpmssd.TestPacket.SYN;
+import static net.tcpmssd.TestPacket.concat;
+import static net.tcpmssd.TestPacket.mssOption;
+import static net.tcpmssd.TestPacket.tcpSegment;
+import static net.tcpmssd.lab.Lab.ROUTER;
+import static net.tcpmssd.lab.Lab.SERVER;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import net.tcpmssd.lab.Lab;
+import net.tcpmssd.lab.LabExtension;
+import net.tcpmssd.lab.Pcap;
+import net.tcpmssd.lab.Tcpmssd;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** Issue 5: nothing is lost, whatever comes through the queue and whatever happens to the daemon. */
+class ReliabilityLabIT {
+
+    @RegisterExtension
+    static final LabExtension LAB = new LabExtension();
+
+    private Lab lab;
+
+    @BeforeEach
+    void takeLab() {
+        lab = LAB.lab();
+    }
+
+    @AfterEach
+    void resetRouter() {
+        lab.terminate(ROUTER, "tcpmssd");
+        lab.flushRouterRules();
+        lab.host(SERVER, "sh", "-c", "iptables -t raw -F; ip6tables -t raw -F");
+    }
+
+    /**
+     * Packets the daemon must pass untouched, each of a kind SPEC §4 names, built to survive the
+     * router's own IP checks (a bad IPv4 header length or total length never reaches netfilter:
+     * ip_rcv drops it first; the core's unit tests cover those).
+     */
+    static List<byte[]> malformedPackets() {
+        byte[] none = new byte[0];
+        List<byte[]> packets = new ArrayList<>();
+        // IPv4: a TCP header cut to 12 bytes.
+        packets.add(TestPacket.ipv4(java.util.Arrays.copyOf(tcpSegment(SYN, mssOption(1460), none), 12)).bytes);
+        // Data offset below 5, and data offset past the segment.
+        TestPacket shortOffset = TestPacket.ipv4(tcpSegment(SYN, mssOption(1460), none));
+        shortOffset.bytes[shortOffset.tcp + 12] = 0x40;
+        packets.add(shortOffset.bytes);
+        TestPacket longOffset = TestPacket.ipv4(tcpSegment(SYN, mssOption(1460), none));
+        longOffset.bytes[longOffset.tcp + 12] = (byte) 0xf0;
+        packets.add(longOffset.bytes);
+        // Option lists that stop the walk before the MSS: a zero length, an overlong one, EOL.
+        packets.add(TestPacket.ipv4(tcpSegment(SYN, concat(new byte[] {8, 0}, mssOption(1460)), none)).bytes);
+        packets.add(TestPacket.ipv4(tcpSegment(SYN, concat(new byte[] {(byte) 253, 40}, mssOption(1460)), none)).bytes);
+        packets.add(TestPacket.ipv6(tcpSegment(SYN, concat(new byte[] {0}, mssOption(1440)), none)).bytes);
+        // An MSS option with a wrong length, and one already small enough with a broken checksum.
+        packets.add(TestPacket.ipv4(tcpSegment(SYN, new byte[] {2, 3, 5, 0}, none)).bytes);
+        TestPacket badChecksum = TestPacket.ipv4(tcpSegment(SYN, mssOption(1200), none));
+        badChecksum.bytes[badChecksum.tcp + 16] ^= 0x55;
+        packets.add(badChecksum.bytes);
+        // Not a SYN (with an MSS option all the same), and a later fragment that looks like a SYN.
+        packets.add(TestPacket.ipv4(tcpSegment(ACK, mssOption(1460), new byte[] {1, 2, 3})).bytes);
+        packets.add(TestPacket.ipv4(tcpSegment(SYN, mssOption(1460), none), 0x0003).bytes);
+        // Not TCP: UDP carrying what looks like a SYN.
+        TestPacket udp = TestPacket.ipv4(tcpSegment(SYN, mssOption(1460), none));
+        udp.bytes[9] = 17;
+        fixIpv4HeaderChecksum(udp.bytes);
+        packets.add(udp.bytes);
+        // IPv6: truncated TCP, ESP, a later fragment, an extension header tcpmssd does not walk.
+        packets.add(TestPacket.ipv6(java.util.Arrays.copyOf(tcpSegment(SYN, mssOption(1440), none), 10)).bytes);
+        packets.add(TestPacket.ipv6(tcpSegment(SYN, mssOption(1440), none), 50, TestPacket.paddedExtension(0)).bytes);
+        packets.add(TestPacket.ipv6(tcpSegment(SYN, mssOption(1440), none), 44, TestPacket.fragmentHeader(1, false)).bytes);
+        packets.add(TestPacket.ipv6(tcpSegment(SYN, mssOption(1440), none), 253, TestPacket.paddedExtension(0)).bytes);
+        return packets;
+    }
+
+    private static void fixIpv4HeaderChecksum(byte[] p) {
+        p[10] = 0;
+        p[11] = 0;
+        int sum = ~TestPacket.sum(p, 0, 20, 0) & 0xffff;
+        p[10] = (byte) (sum >>> 8);
+        p[11] = (byte) sum;
+    }
+
+    /** The packet as the server sees it, less what forwarding changes: TTL/hop limit, IPv4 header checksum. */
+    private static String normalized(byte[] packet) {
+        byte[] p = packet.clone();
+        if ((p[0] & 0xf0) == 0x40) {
+            p[8] = 0;
+            p[10] = 0;
+            p[11] = 0;
+        } else {
+            p[7] = 0;
+        }
+        return HexFormat.of().formatHex(p);
+    }
+
+    @Test
+    void malformedPacketStormPassesUnchangedAndTheDaemonStaysUp() throws Exception {
+        List<byte[]> packets = malformedPackets();
+        int rounds = 40;
+        // Everything the client sends goes to the queue, whatever it is.
+        lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -i lan0 -j NFQUEUE --queue-num 100 --queue-bypass");
+        // The server drops them on arrival (no replies to muddle things); tcpdump sees them first.
+        lab.bothFamilies(SERVER, "-t raw -A PREROUTING -i eth0 -j DROP");
+        Path capture = lab.scratch().resolve("storm.pcap");
+        int expected = packets.size() * rounds;
+        Path tcpdumpLog = lab.scratch().resolve("storm-tcpdump.log");
+        Process tcpdump = lab.spawn(SERVER, tcpdumpLog, "timeout", "60", "tcpdump", "-i", "eth0", "-n", "-U", "-s", "0",
+                "-c", Integer.toString(expected), "-w", capture.toString(), "src host 198.51.100.2 or src host 2001:db8:1::2");
+        Lab.awaitLog(tcpdumpLog, "listening on", Duration.ofSeconds(10));
+
+        try (Tcpmssd daemon = Tcpmssd.start(lab, 100, "-v", "-p", "100", "-m", "1280")) {
+            lab.sendRaw(packets, rounds, 50);
+            assertThat(tcpdump.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).as("all %d packets arrived", expected).isTrue();
+
+            Map<String, Integer> sent = new HashMap<>();
+            for (byte[] p : packets) {
+                sent.merge(normalized(p), rounds, Integer::sum);
+            }
+            Map<String, Integer> arrived = new HashMap<>();
+            for (byte[] p : Pcap.ipPackets(capture)) {
+                arrived.merge(normalized(p), 1, Integer::sum);
+            }
+            assertThat(arrived).as("every packet arrived byte for byte as sent, as often as sent").isEqualTo(sent);
+
+            lab.sh(null, "kill -USR1 " + daemon.process().pid());
+            long v4 = packets.stream().filter(p -> (p[0] & 0xf0) == 0x40).count() * rounds;
+            long v6 = packets.stream().filter(p -> (p[0] & 0xf0) == 0x60).count() * rounds;
+            Lab.awaitLog(daemon.logFile(), "IPv4: " + v4 + " seen, 0 clamped", Duration.ofSeconds(5));
+            Lab.awaitLog(daemon.logFile(), "IPv6: " + v6 + " seen, 0 clamped", Duration.ofSeconds(5));
+            assertThat(daemon.process().isAlive()).isTrue();
+            assertThat(daemon.log()).as("nothing clamped, nothing warned").doesNotContain(" -> ").doesNotContain("warning");
+        }
+    }
+}
