@@ -146,4 +146,80 @@ class ReliabilityLabIT {
             assertThat(daemon.log()).as("nothing clamped, nothing warned").doesNotContain(" -> ").doesNotContain("warning");
         }
     }
+
+    /** Counts, at the server, SYNs to the echo port by the MSS they carry. */
+    private void countSynsAtServer() {
+        for (String mss : List.of("1240", "1460")) {
+            lab.sh(SERVER, "iptables -t raw -A PREROUTING -p tcp --syn --dport 5001 -m tcpmss --mss " + mss);
+        }
+    }
+
+    private long synsAtServer(int mss) {
+        String rules = lab.sh(SERVER, "iptables -t raw -L PREROUTING -nvxZ");
+        for (String line : rules.split("\n")) {
+            if (line.contains("tcpmss match " + mss)) {
+                return Long.parseLong(line.trim().split("\\s+")[0]);
+            }
+        }
+        throw new AssertionError("no counter for MSS " + mss + " in\n" + rules);
+    }
+
+    /** Opens {@code count} connections one after another; returns how many carried their echo. */
+    private int connections(int count) {
+        String out = lab.sh(Lab.CLIENT, "for i in $(seq " + count + "); do echo x | timeout 5 socat -t 2 - TCP4:203.0.113.2:5001; done");
+        return (int) out.lines().filter("x"::equals).count();
+    }
+
+    @Test
+    void killedDaemonLetsConnectionsThroughAndClampingResumesOnRestart() throws Exception {
+        lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
+        countSynsAtServer();
+        Tcpmssd daemon = Tcpmssd.start(lab, 100, "-v", "-p", "100", "-m", "1280");
+        lab.flushRouteCaches();
+
+        assertThat(connections(10)).as("with the daemon").isEqualTo(10);
+        assertThat(synsAtServer(1240)).isEqualTo(10);
+
+        // SIGKILL in the middle of a run of connections: none may fail. (A SYN the daemon held
+        // when it died is dropped by the kernel with its queue; the client retransmits it.)
+        Path log = lab.scratch().resolve("during-kill.txt");
+        Process during = lab.spawn(Lab.CLIENT, log, "sh", "-c",
+                "for i in $(seq 20); do echo x | timeout 5 socat -t 2 - TCP4:203.0.113.2:5001; sleep 0.05; done");
+        Lab.awaitLog(log, "x\nx\nx\n", Duration.ofSeconds(10));
+        daemon.process().destroyForcibly();
+        assertThat(during.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(java.nio.file.Files.readAllLines(log).stream().filter("x"::equals).count())
+                .as("connections succeeded while the daemon was killed").isEqualTo(20);
+        assertThat(Tcpmssd.queueBound(lab, 100)).isFalse();
+        synsAtServer(1240); // reset both counters
+        synsAtServer(1460);
+
+        assertThat(connections(10)).as("while the daemon is down").isEqualTo(10);
+        assertThat(synsAtServer(1460)).as("passed unclamped by --queue-bypass").isEqualTo(10);
+        assertThat(synsAtServer(1240)).isZero();
+
+        try (Tcpmssd restarted = Tcpmssd.start(lab, 100, "-v", "-p", "100", "-m", "1280")) {
+            assertThat(connections(10)).as("after the restart").isEqualTo(10);
+            assertThat(synsAtServer(1240)).as("clamped again").isEqualTo(10);
+            assertThat(synsAtServer(1460)).isZero();
+        }
+    }
+
+    @Test
+    void anotherProcessCannotUnbindTheQueue() throws Exception {
+        lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
+        try (Tcpmssd daemon = Tcpmssd.start(lab, 100, "-v", "-p", "100", "-m", "1280")) {
+            // A second program speaks to the same queue: bind (refused, the daemon's message) ...
+            Lab.Result bind = Tcpmssd.run(lab, "-v", "-p", "100", "-m", "1280");
+            assertThat(bind.stderr()).isEqualTo("tcpmssd: queue 100 is already in use\n");
+            // ... and an explicit unbind of someone else's queue, refused by the kernel (EPERM).
+            Lab.Result unbind = lab.host(ROUTER, java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                    "net.tcpmssd.lab.UnbindQueue", "100");
+            assertThat(unbind.stdout()).isEqualTo("unbind queue 100: Operation not permitted\n");
+            assertThat(Tcpmssd.queueBound(lab, 100)).isTrue();
+            assertThat(lab.mssAtServer(Lab.Family.IPV4)).isEqualTo(1240);
+            assertThat(daemon.log()).doesNotContain("warning");
+        }
+    }
 }
