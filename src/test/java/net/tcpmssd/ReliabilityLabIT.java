@@ -222,4 +222,34 @@ class ReliabilityLabIT {
             assertThat(daemon.log()).doesNotContain("warning");
         }
     }
+
+    /** The router's view of a queue: queue_dropped and user_dropped of /proc/net/netfilter/nfnetlink_queue. */
+    private long[] queueDrops(int queue) {
+        for (String line : lab.sh(ROUTER, "cat /proc/net/netfilter/nfnetlink_queue").split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f[0].equals(Integer.toString(queue))) {
+                return new long[] {Long.parseLong(f[5]), Long.parseLong(f[6])};
+            }
+        }
+        throw new AssertionError("queue " + queue + " not bound");
+    }
+
+    @Test
+    void aBurstOfSynsIsClampedWithoutLoss() {
+        lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
+        countSynsAtServer();
+        lab.sh(SERVER, "iptables -t raw -A PREROUTING -p tcp --syn --dport 5001 -j DROP");
+        int burst = 20000;
+        try (Tcpmssd daemon = Tcpmssd.start(lab, 100, "--foreground", "--pidfile", lab.scratch().resolve("b.pid").toString(),
+                "-p", "100", "-m", "1280")) {
+            lab.sendRaw(List.of(TestPacket.ipv4(tcpSegment(SYN, mssOption(1460), new byte[0])).bytes), burst, 5);
+            lab.awaitTrue(SERVER, "[ $(iptables -t raw -L PREROUTING -nvx | awk '/tcpmss match 1240/ {print $1}') -ge " + burst + " ]",
+                    Duration.ofSeconds(20));
+            assertThat(synsAtServer(1240)).as("clamped").isEqualTo(burst);
+            assertThat(synsAtServer(1460)).as("passed unclamped").isZero();
+            assertThat(queueDrops(100)).as("queue_dropped, user_dropped").containsExactly(0, 0);
+            lab.sh(null, "kill -USR1 " + daemon.process().pid());
+            Lab.awaitLog(daemon.logFile(), "IPv4: " + burst + " seen, " + burst + " clamped", Duration.ofSeconds(5));
+        }
+    }
 }
