@@ -63,10 +63,14 @@ final class Counters {
             }
             StringBuilder line = new StringBuilder(FAMILIES[family(version)]).append(": ")
                     .append(seen).append(" seen, ")
-                    .append(sums[Outcome.CLAMPED.ordinal()]).append(" clamped; unchanged:");
+                    .append(sums[Outcome.CLAMPED.ordinal()]).append(" clamped");
+            if (sums[Outcome.MSS_ADDED.ordinal()] > 0) {
+                line.append(", ").append(sums[Outcome.MSS_ADDED.ordinal()]).append(" MSS added");
+            }
+            line.append("; unchanged:");
             String separator = " ";
             for (Outcome o : OUTCOMES) {
-                if (o != Outcome.CLAMPED) {
+                if (!o.changesPacket()) {
                     line.append(separator).append(sums[o.ordinal()]).append(' ').append(o.label());
                     separator = ", ";
                 }

@@ -56,10 +56,11 @@ final class Daemon {
         List<NfQueue> queues = new ArrayList<>();
         Pidfile pidfile = null;
         try {
-            if (options.followsInterface()) {
-                monitor = followInterface(options.interfaceName());
-            } else {
-                max = MaxMss.forMtu(options.mtu());
+            switch (options.source()) {
+                case MssSource.InterfaceMtu(String name) -> monitor = followInterface(name);
+                case MssSource.FixedMtu(int mtu) -> max = MaxMss.forMtu(mtu);
+                case MssSource.FixedMss(int mss) -> max = new MaxMss(mss, mss);
+                case MssSource.PathMtu() -> throw new StartupException("--pmtu: not available in this version");
             }
             for (int i = 0; i < options.queues(); i++) {
                 queues.add(bind(options.queue() + i));
@@ -154,8 +155,18 @@ final class Daemon {
         Outcome outcome = packet.incoming() && !options.bothDirections()
                 ? Outcome.INCOMING
                 : MssClamp.clamp(packet.buffer(), packet.offset(), packet.length(), max, observer);
+        if (outcome == Outcome.NO_MSS_OPTION && options.addMss()) {
+            int grown = MssClamp.addMss(packet.buffer(), packet.offset(), packet.length(), packet.capacity(), max);
+            if (grown != packet.length()) {
+                packet.resize(grown);
+                outcome = Outcome.MSS_ADDED;
+                if (observer != null) {
+                    log.info("MSS: none -> " + MssClamp.addedMss(packet.ipVersion(), max));
+                }
+            }
+        }
         counters.count(packet.ipVersion(), outcome);
-        return outcome == Outcome.CLAMPED;
+        return outcome.changesPacket();
     }
 
     private NfQueue bind(int number) throws StartupException {

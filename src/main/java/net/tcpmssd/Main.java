@@ -15,6 +15,7 @@ public final class Main {
             switch (options.action()) {
                 case HELP -> System.out.print(Options.help());
                 case VERSION -> System.out.println("tcpmssd " + version());
+                case PRINT_RULES -> System.out.print(Rules.print(options));
                 case RUN -> {
                     return runDaemon(options, args);
                 }

@@ -18,12 +18,13 @@ record Options(
         String pidfile,
         int queue,
         int queues,
-        String interfaceName,
-        int mtu,
+        MssSource source,
+        boolean addMss,
+        String metrics,
         Action action) {
 
     /** What the invocation asks for besides running. */
-    enum Action { RUN, HELP, VERSION }
+    enum Action { RUN, HELP, VERSION, PRINT_RULES }
 
     static final int MIN_MTU = 68;   // RFC 791: every IPv4 module must forward 68 octets
     static final int MAX_MTU = 65535;
@@ -40,9 +41,14 @@ record Options(
         return !verbose && !foreground;
     }
 
-    /** The MTU source is an interface: {@link #mtu()} is then unused. */
+    /** The MTU source is an interface. */
     boolean followsInterface() {
-        return interfaceName != null;
+        return source instanceof MssSource.InterfaceMtu;
+    }
+
+    /** The interface of -i, or null. */
+    String interfaceName() {
+        return source instanceof MssSource.InterfaceMtu(String name) ? name : null;
     }
 
     static Options parse(String... args) throws UsageException {
@@ -57,15 +63,17 @@ record Options(
         } catch (CommandLine.ParameterException e) {
             throw UsageException.usage();
         }
-        if (g.help) {
-            return new Options(false, false, false, null, 0, 0, null, 0, Action.HELP);
-        }
-        if (g.version) {
-            return new Options(false, false, false, null, 0, 0, null, 0, Action.VERSION);
+        if (g.help || g.version) {
+            return new Options(false, false, false, null, 0, 0, null, false, null, g.help ? Action.HELP : Action.VERSION);
         }
         int mtu = 0;
         if (g.mtu != null) {
             mtu = decimal(g.mtu, MIN_MTU, MAX_MTU, "invalid MTU value");
+        }
+        int setMss = 0;
+        if (g.setMss != null) {
+            // TCP_MIN_MSS (88) is the least Linux itself will use; the largest an MSS field holds.
+            setMss = decimal(g.setMss, 88, 65535, "invalid MSS value");
         }
         int queue = 0;
         int queues = 1;
@@ -78,10 +86,19 @@ record Options(
                 queues = last - queue + 1;
             }
         }
-        if (g.port == null || (g.interfaceName == null) == (g.mtu == null)) {
+        int sources = (g.interfaceName != null ? 1 : 0) + (g.mtu != null ? 1 : 0) + (g.pmtu ? 1 : 0) + (g.setMss != null ? 1 : 0);
+        if (g.port == null || sources != 1) {
             throw UsageException.usage();
         }
-        return new Options(g.both, g.verbose, g.foreground, g.pidfile, queue, queues, g.interfaceName, mtu, Action.RUN);
+        if (g.metrics != null) {
+            MetricsAddress.parse(g.metrics); // fails with "invalid metrics address"
+        }
+        MssSource source = g.interfaceName != null ? new MssSource.InterfaceMtu(g.interfaceName)
+                : g.mtu != null ? new MssSource.FixedMtu(mtu)
+                : g.pmtu ? new MssSource.PathMtu()
+                : new MssSource.FixedMss(setMss);
+        return new Options(g.both, g.verbose, g.foreground, g.pidfile, queue, queues, source, g.addMss, g.metrics,
+                g.printRules ? Action.PRINT_RULES : Action.RUN);
     }
 
     /** A plain decimal number in range: no sign, no spaces, no hex (strtol would stop early; we refuse). */
@@ -110,6 +127,11 @@ record Options(
                 + "  -v             stay in the foreground and log every change to stderr\n"
                 + "  --foreground   stay in the foreground without per-packet lines (for supervisors)\n"
                 + "  --pidfile path where to write the pid (default /var/run/tcpmssd.IFACE.pid or .PORT.pid)\n"
+                + "  --pmtu         instead of -i/-m: per SYN, the path MTU toward its destination and back\n"
+                + "  --set-mss N    instead of -i/-m: clamp to MSS N (88-65535), both IP versions\n"
+                + "  --add-mss      give SYNs without an MSS option one (536 IPv4, 1220 IPv6, or less)\n"
+                + "  --print-rules  print the iptables, ip6tables and nftables rules for these options\n"
+                + "  --metrics ADDR:PORT  serve the counters for Prometheus (e.g. 127.0.0.1:9815)\n"
                 + "  --help         print this help\n"
                 + "  --version      print the version\n"
                 + "\n"
@@ -127,6 +149,11 @@ record Options(
         @Option(names = "-m") String mtu;
         @Option(names = "--foreground") boolean foreground;
         @Option(names = "--pidfile") String pidfile;
+        @Option(names = "--pmtu") boolean pmtu;
+        @Option(names = "--set-mss") String setMss;
+        @Option(names = "--add-mss") boolean addMss;
+        @Option(names = "--print-rules") boolean printRules;
+        @Option(names = "--metrics") String metrics;
         @Option(names = "--help") boolean help;
         @Option(names = "--version") boolean version;
     }

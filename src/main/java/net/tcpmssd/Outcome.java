@@ -4,6 +4,8 @@ package net.tcpmssd;
 public enum Outcome {
     /** At least one MSS option was lowered and the TCP checksum updated. */
     CLAMPED("clamped"),
+    /** --add-mss: a SYN without an MSS option got one. */
+    MSS_ADDED("MSS added"),
     /** A SYN whose MSS options were all at or below the maximum already (an MSS is never raised). */
     MSS_SMALL_ENOUGH("MSS small enough"),
     /** A SYN with no MSS option (RFC 9293 §3.7.1: the peer then assumes 536 or 1220), or one the option walk could not reach. */
@@ -21,6 +23,11 @@ public enum Outcome {
 
     Outcome(String label) {
         this.label = label;
+    }
+
+    /** CLAMPED and MSS_ADDED: the packet goes back with a new payload. */
+    boolean changesPacket() {
+        return this == CLAMPED || this == MSS_ADDED;
     }
 
     /** How the counters report name it. */

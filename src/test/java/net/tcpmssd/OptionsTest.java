@@ -16,7 +16,7 @@ class OptionsTest {
     void separateArguments() throws Exception {
         Options o = Options.parse("-p", "100", "-m", "1280");
         assertThat(o.queue()).isEqualTo(100);
-        assertThat(o.mtu()).isEqualTo(1280);
+        assertThat(o.source()).isEqualTo(new MssSource.FixedMtu(1280));
         assertThat(o.followsInterface()).isFalse();
         assertThat(o.bothDirections()).isFalse();
         assertThat(o.verbose()).isFalse();
@@ -28,7 +28,7 @@ class OptionsTest {
         assertThat(o.bothDirections()).isTrue();
         assertThat(o.verbose()).isTrue();
         assertThat(o.queue()).isEqualTo(100);
-        assertThat(o.mtu()).isEqualTo(1492);
+        assertThat(o.source()).isEqualTo(new MssSource.FixedMtu(1492));
     }
 
     @Test
@@ -45,7 +45,7 @@ class OptionsTest {
     void clusterWithAttachedArgument() throws Exception {
         Options o = Options.parse("-vp65535", "-m68");
         assertThat(o.queue()).isEqualTo(65535);
-        assertThat(o.mtu()).isEqualTo(68);
+        assertThat(o.source()).isEqualTo(new MssSource.FixedMtu(68));
     }
 
     @Test
@@ -56,7 +56,7 @@ class OptionsTest {
 
     @Test
     void lastOccurrenceWinsAsWithGetopt() throws Exception {
-        assertThat(Options.parse("-p", "1", "-m", "1400", "-m", "1280").mtu()).isEqualTo(1280);
+        assertThat(Options.parse("-p", "1", "-m", "1400", "-m", "1280").source()).isEqualTo(new MssSource.FixedMtu(1280));
     }
 
     @Test
@@ -91,8 +91,8 @@ class OptionsTest {
 
     @Test
     void boundsAreInclusive() throws Exception {
-        assertThat(Options.parse("-p", "65535", "-m", "68").mtu()).isEqualTo(68);
-        assertThat(Options.parse("-p", "0", "-m", "65535").mtu()).isEqualTo(65535);
+        assertThat(Options.parse("-p", "65535", "-m", "68").source()).isEqualTo(new MssSource.FixedMtu(68));
+        assertThat(Options.parse("-p", "0", "-m", "65535").source()).isEqualTo(new MssSource.FixedMtu(65535));
     }
 
     @Test
@@ -111,6 +111,46 @@ class OptionsTest {
     @ValueSource(strings = {"100-99", "100-", "-100", "100--101", "100-65536", "1-1000", "a-b", "100-101-102"})
     void invalidQueueRange(String port) {
         assertInvalid("invalid port number", "-p", port, "-m", "1280");
+    }
+
+    @Test
+    void mssSourcesAreExclusive() throws Exception {
+        assertThat(Options.parse("-p", "1", "--pmtu").source()).isEqualTo(new MssSource.PathMtu());
+        assertThat(Options.parse("-p", "1", "--set-mss", "1400").source()).isEqualTo(new MssSource.FixedMss(1400));
+        assertThat(Options.parse("-p", "1", "-i", "ppp0").source()).isEqualTo(new MssSource.InterfaceMtu("ppp0"));
+        assertUsage("-p", "1", "--pmtu", "-m", "1280");
+        assertUsage("-p", "1", "--set-mss", "1400", "-i", "ppp0");
+        assertUsage("-p", "1", "--pmtu", "--set-mss", "1400");
+        assertUsage("-p", "1", "--add-mss");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"87", "65536", "x", "", "-1"})
+    void invalidSetMss(String mss) {
+        assertInvalid("invalid MSS value", "-p", "1", "--set-mss", mss);
+    }
+
+    @Test
+    void extensionsLeaveTheOriginalFlagsAlone() throws Exception {
+        Options o = Options.parse("-bv", "-p", "100", "-m", "1280", "--add-mss", "--metrics", "127.0.0.1:9815");
+        assertThat(o.bothDirections()).isTrue();
+        assertThat(o.verbose()).isTrue();
+        assertThat(o.addMss()).isTrue();
+        assertThat(o.metrics()).isEqualTo("127.0.0.1:9815");
+        assertThat(Options.parse("-p", "100", "-m", "1280", "--print-rules").action()).isEqualTo(Options.Action.PRINT_RULES);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"9815", "0.0.0.0:9815", "[::1]:9815", "localhost:1"})
+    void metricsAddresses(String address) throws Exception {
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", address).metrics()).isEqualTo(address);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"::1:9815", "host:", ":80", "1.2.3.4:99999", "a b:1"})
+    void invalidMetricsAddress(String address) {
+        assertInvalid("invalid metrics address " + address + (address.equals("::1:9815") ? " (write IPv6 as [addr]:port)" : ""),
+                "-p", "1", "-m", "1280", "--metrics", address);
     }
 
     @Test

@@ -116,6 +116,20 @@ final class TestPacket {
         return packet;
     }
 
+    /** Wraps bytes of an IPv4 packet (whose header length tells where TCP starts). */
+    static TestPacket reparsed4(byte[] bytes) {
+        return new TestPacket(4, bytes, (bytes[0] & 0x0f) * 4);
+    }
+
+    /** Wraps bytes of an IPv6 packet whose TCP header starts at {@code tcp}. */
+    static TestPacket reparsed6(byte[] bytes, int tcp) {
+        return new TestPacket(6, bytes, tcp);
+    }
+
+    boolean ipv4HeaderValid() {
+        return sum(bytes, 0, (bytes[0] & 0x0f) * 4, 0) == 0xffff && u16(bytes, 2) == bytes.length;
+    }
+
     /** An 8-byte extension header (hop-by-hop, routing or destination options) of PadN. */
     static byte[] paddedExtension(int units) {
         byte[] h = new byte[8 * (units + 1)];

@@ -143,7 +143,7 @@ public final class NfQueue implements AutoCloseable {
         int datagrams = socket.receive(batch);
         int handled = 0;
         for (int i = 0; i < datagrams; i++) {
-            handled += dispatch(batch.offset(i), batch.length(i));
+            handled += dispatch(batch.offset(i), batch.length(i), batch.offset(i) + batch.slotSize);
         }
         flushVerdicts();
         return handled;
@@ -153,7 +153,7 @@ public final class NfQueue implements AutoCloseable {
     public void drain() throws ErrnoException {
         int used;
         while ((used = socket.receive(received, 0, true)) > 0) {
-            dispatch(0, used);
+            dispatch(0, used, received.byteSize());
             flushVerdicts();
         }
     }
@@ -196,7 +196,7 @@ public final class NfQueue implements AutoCloseable {
             }
             int used = socket.receive(received, 0, false);
             if (used > 0) {
-                dispatch(0, used);
+                dispatch(0, used, received.byteSize());
                 flushVerdicts();
             }
         }
@@ -205,8 +205,11 @@ public final class NfQueue implements AutoCloseable {
         }
     }
 
-    /** Walks the netlink messages of one datagram, {@code received[start, start + used)}. */
-    private int dispatch(long start, int used) {
+    /**
+     * Walks the netlink messages of one datagram, {@code received[start, start + used)}, which
+     * may use the buffer up to {@code limit} (for a packet that grows).
+     */
+    private int dispatch(long start, int used, long limit) {
         int handled = 0;
         long at = start;
         long end = start + used;
@@ -217,7 +220,8 @@ public final class NfQueue implements AutoCloseable {
             }
             int type = Netlink.messageType(received, at);
             if (type == MSG_PACKET) {
-                handlePacket(at, length);
+                // Room to grow only for the datagram's last message: nothing to overwrite behind it.
+                handlePacket(at, length, at + Netlink.align(length) >= end ? limit : at + length);
                 handled++;
             } else if (type == Netlink.NLMSG_ERROR) {
                 int error = Netlink.u32(received, at + Netlink.HEADER);
@@ -234,7 +238,7 @@ public final class NfQueue implements AutoCloseable {
         return handled;
     }
 
-    private void handlePacket(long message, int length) {
+    private void handlePacket(long message, int length, long limit) {
         long end = message + length;
         long at = message + Netlink.HEADER + NFGENMSG;
         boolean haveId = false;
@@ -266,6 +270,10 @@ public final class NfQueue implements AutoCloseable {
         }
         if (!haveId) {
             return; // without an id there is nothing to answer; the kernel always sends one
+        }
+        if (packet.length >= 0) {
+            boolean payloadLast = packet.offset + packet.length >= message + length - 3;
+            packet.capacity = payloadLast ? (int) Math.min(limit - packet.offset, 65535) : packet.length;
         }
         boolean changed = packet.length >= 0 && handler.handle(packet);
         addVerdict(packet.id, changed);

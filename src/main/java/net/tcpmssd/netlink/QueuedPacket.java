@@ -22,6 +22,7 @@ public final class QueuedPacket {
     MemorySegment buffer;
     long offset;
     int length;
+    int capacity;
 
     /** The netfilter hook it was queued at. */
     public int hook() {
@@ -57,6 +58,22 @@ public final class QueuedPacket {
 
     public int length() {
         return length;
+    }
+
+    /**
+     * How long the packet may grow in place: the room left in the receive slot after it (only
+     * when nothing else follows it there), capped at the largest IP packet.
+     */
+    public int capacity() {
+        return capacity;
+    }
+
+    /** The handler grew (or shrank) the packet in place; the verdict carries this many bytes. */
+    public void resize(int newLength) {
+        if (newLength < 0 || newLength > capacity) {
+            throw new IllegalArgumentException("packet length " + newLength + " outside 0.." + capacity);
+        }
+        length = newLength;
     }
 
     /** The version nibble of the IP header (4 or 6 for packets worth looking at), 0 if empty. */
