@@ -9,6 +9,8 @@ import net.tcpmssd.netlink.LinkMonitor;
 import net.tcpmssd.netlink.Links;
 import net.tcpmssd.netlink.NfQueue;
 import net.tcpmssd.netlink.QueuedPacket;
+import net.tcpmssd.netlink.Routes;
+import net.tcpmssd.netlink.RoutingChanges;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
 
@@ -30,6 +32,14 @@ final class Daemon {
     private final Startup startup;
     private final MssClamp.Observer observer;
     private final List<Counters> counters = new ArrayList<>();
+    private RoutingChanges routingChanges;
+
+    /** What one queue's thread keeps for itself: its counters and, with --pmtu, its route cache. */
+    private static final class QueueState {
+        final Counters counters = new Counters();
+        Routes routes;
+        long routingGeneration = -1;
+    }
     private volatile MaxMss max;
     private volatile boolean stopping;
     private volatile boolean interfaceGone;
@@ -60,7 +70,7 @@ final class Daemon {
                 case MssSource.InterfaceMtu(String name) -> monitor = followInterface(name);
                 case MssSource.FixedMtu(int mtu) -> max = MaxMss.forMtu(mtu);
                 case MssSource.FixedMss(int mss) -> max = new MaxMss(mss, mss);
-                case MssSource.PathMtu() -> throw new StartupException("--pmtu: not available in this version");
+                case MssSource.PathMtu() -> routingChanges = RoutingChanges.start();
             }
             for (int i = 0; i < options.queues(); i++) {
                 queues.add(bind(options.queue() + i));
@@ -68,7 +78,7 @@ final class Daemon {
             if (!options.verbose()) {
                 pidfile = Pidfile.acquire(options.pidfile() != null ? Path.of(options.pidfile()) : Pidfile.defaultPath(options));
             }
-            log.info(describe(max));
+            log.info(max == null ? "Maximum MSS: per path MTU (--pmtu)" : describe(max));
             startup.ready();
             SystemdNotify.send("READY=1", log);
             serve(queues);
@@ -83,6 +93,9 @@ final class Daemon {
             }
             if (monitor != null) {
                 monitor.close();
+            }
+            if (routingChanges != null) {
+                routingChanges.close();
             }
         }
         if (options.verbose()) {
@@ -151,7 +164,8 @@ final class Daemon {
     }
 
     /** The per-packet decision: direction first (SPEC §2), then the core (SPEC §4). */
-    private boolean handle(QueuedPacket packet, Counters counters) {
+    private boolean handle(QueuedPacket packet, QueueState state) {
+        MaxMss max = state.routes == null ? this.max : pathMaxMss(packet, state);
         Outcome outcome = packet.incoming() && !options.bothDirections()
                 ? Outcome.INCOMING
                 : MssClamp.clamp(packet.buffer(), packet.offset(), packet.length(), max, observer);
@@ -165,17 +179,49 @@ final class Daemon {
                 }
             }
         }
-        counters.count(packet.ipVersion(), outcome);
+        state.counters.count(packet.ipVersion(), outcome);
         return outcome.changesPacket();
     }
 
-    private NfQueue bind(int number) throws StartupException {
-        Counters queueCounters = new Counters();
+    /**
+     * --pmtu, as iptables' --clamp-mss-to-pmtu: the smaller of the MTUs toward the destination
+     * and back toward the source, each from the route the kernel would use (its MTU metric, or
+     * its interface's MTU). A direction without a route sets no limit.
+     */
+    private MaxMss pathMaxMss(QueuedPacket packet, QueueState state) {
+        long generation = routingChanges.generation();
+        if (generation != state.routingGeneration) {
+            state.routes.forget();
+            state.routingGeneration = generation;
+        }
+        boolean ipv6 = packet.ipVersion() == 6;
+        int addressLength = ipv6 ? 16 : 4;
+        long source = packet.offset() + (ipv6 ? 8 : 12);
+        long destination = source + addressLength;
+        if (packet.length() < destination - packet.offset() + addressLength) {
+            return MaxMss.forMtu(Options.MAX_MTU); // too short to carry addresses: the core will say so
+        }
         try {
-            NfQueue queue = NfQueue.open(number, QUEUE_MAX_LENGTH, SOCKET_BUFFER, packet -> handle(packet, queueCounters),
+            int toward = state.routes.mtuToward(packet.buffer(), destination, addressLength);
+            int back = state.routes.mtuToward(packet.buffer(), source, addressLength);
+            int mtu = Math.min(toward > 0 ? toward : Options.MAX_MTU, back > 0 ? back : Options.MAX_MTU);
+            return MaxMss.forMtu(mtu);
+        } catch (ErrnoException e) {
+            log.warning("route lookup: " + e.getMessage());
+            return MaxMss.forMtu(Options.MAX_MTU);
+        }
+    }
+
+    private NfQueue bind(int number) throws StartupException, ErrnoException {
+        QueueState state = new QueueState();
+        if (routingChanges != null) {
+            state.routes = new Routes();
+        }
+        try {
+            NfQueue queue = NfQueue.open(number, QUEUE_MAX_LENGTH, SOCKET_BUFFER, packet -> handle(packet, state),
                     e -> log.warning("queue " + number + ": " + e.getMessage()));
             synchronized (counters) {
-                counters.add(queueCounters);
+                counters.add(state.counters);
             }
             return queue;
         } catch (ErrnoException e) {

@@ -21,21 +21,30 @@ public final class Links {
 
     /** The interface of this name in our network namespace, or empty if there is none. */
     public static Optional<Link> byName(String name) throws ErrnoException {
+        return query(name, 0);
+    }
+
+    /** The interface with this index, or empty if there is none. */
+    public static Optional<Link> byIndex(int index) throws ErrnoException {
+        return query(null, index);
+    }
+
+    private static Optional<Link> query(String name, int index) throws ErrnoException {
         try (NetlinkSocket socket = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE, 0);
              Arena arena = Arena.ofConfined()) {
             Netlink.Writer request = new Netlink.Writer(arena.allocate(512, 8));
             request.begin(RTM_GETLINK, Netlink.NLM_F_REQUEST, 1);
-            for (int i = 0; i < IFINFOMSG; i += 4) {
-                request.u32(0);
+            request.u32(0).u32(index).u32(0).u32(0); // family, pad, type; index; flags; change
+            if (name != null) {
+                request.attributeString(IFLA_IFNAME, name);
             }
-            request.attributeString(IFLA_IFNAME, name);
             request.end();
             socket.send(request.buffer(), request.length());
 
             MemorySegment reply = arena.allocate(65536, 8);
             int used = socket.receive(reply, 0, false);
             if (used < Netlink.HEADER) {
-                throw new ErrnoException("rtnetlink: no reply for " + name, Libc.ETIMEDOUT);
+                throw new ErrnoException("rtnetlink: no reply for " + (name != null ? name : "interface " + index), Libc.ETIMEDOUT);
             }
             int type = Netlink.messageType(reply, 0);
             if (type == Netlink.NLMSG_ERROR) {
@@ -43,7 +52,7 @@ public final class Links {
                 if (error == Libc.ENODEV) {
                     return Optional.empty();
                 }
-                throw new ErrnoException("rtnetlink: " + name, error);
+                throw new ErrnoException("rtnetlink: " + (name != null ? name : "interface " + index), error);
             }
             return Optional.ofNullable(parse(reply, 0));
         }
