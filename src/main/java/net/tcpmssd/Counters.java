@@ -15,8 +15,9 @@ final class Counters {
     private static final String[] FAMILIES = {"IPv4", "IPv6", "other"};
 
     private static final int OVERRUNS = FAMILIES.length * OUTCOMES.length;
+    private static final int UNSEEN = OVERRUNS + 1;
 
-    private final AtomicLongArray counts = new AtomicLongArray(OVERRUNS + 1);
+    private final AtomicLongArray counts = new AtomicLongArray(UNSEEN + 1);
 
     /** Counts one packet whose first byte carried {@code ipVersion}. */
     void count(int ipVersion, Outcome outcome) {
@@ -31,6 +32,15 @@ final class Counters {
 
     long overruns() {
         return counts.getOpaque(OVERRUNS);
+    }
+
+    /** The kernel's count of packets it passed unclamped because our socket was full (an absolute value). */
+    void unseen(long packets) {
+        counts.setOpaque(UNSEEN, packets);
+    }
+
+    long unseen() {
+        return counts.getOpaque(UNSEEN);
     }
 
     long get(int ipVersion, Outcome outcome) {
@@ -78,8 +88,10 @@ final class Counters {
             lines.add(line.toString());
         }
         long overruns = all.stream().mapToLong(Counters::overruns).sum();
-        if (overruns > 0) {
-            lines.add("receive buffer overruns: " + overruns + " (packets passed unclamped by fail-open, uncounted above)");
+        long unseen = all.stream().mapToLong(Counters::unseen).sum();
+        if (overruns > 0 || unseen > 0) {
+            lines.add("socket full: " + unseen + " packets passed unclamped by fail-open, unseen by tcpmssd ("
+                    + overruns + " overruns)");
         }
         return lines;
     }

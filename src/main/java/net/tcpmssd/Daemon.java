@@ -20,11 +20,6 @@ import net.tcpmssd.os.Libc;
  */
 final class Daemon {
 
-    /**
-     * Kernel queue length: a burst of SYNs this long waits for a verdict; beyond it fail-open
-     * accepts unclamped. Queued packets cost kernel memory (about 1 KiB each), not ours.
-     */
-    private static final int QUEUE_MAX_LENGTH = 16384;
     private static final int SOCKET_BUFFER = 8 * 1024 * 1024;
 
     private final Options options;
@@ -32,6 +27,7 @@ final class Daemon {
     private final Startup startup;
     private final MssClamp.Observer observer;
     private final List<Counters> counters = new ArrayList<>();
+    private final List<NfQueue> bound = new ArrayList<>(); // for the kernel's drop counts, under counters' lock
     private RoutingChanges routingChanges;
 
     /** What one queue's thread keeps for itself: its counters and, with --pmtu, its route cache. */
@@ -65,6 +61,7 @@ final class Daemon {
         LinkMonitor monitor = null;
         List<NfQueue> queues = new ArrayList<>();
         Pidfile pidfile = null;
+        MetricsServer metrics = null;
         try {
             switch (options.source()) {
                 case MssSource.InterfaceMtu(String name) -> monitor = followInterface(name);
@@ -78,13 +75,25 @@ final class Daemon {
             if (!options.verbose()) {
                 pidfile = Pidfile.acquire(options.pidfile() != null ? Path.of(options.pidfile()) : Pidfile.defaultPath(options));
             }
+            if (options.metrics() != null) {
+                metrics = serveMetrics(MetricsAddress.parse(options.metrics()));
+            }
             log.info(max == null ? "Maximum MSS: per path MTU (--pmtu)" : describe(max));
             startup.ready();
             SystemdNotify.send("READY=1", log);
             serve(queues);
         } catch (ErrnoException e) {
             throw new StartupException(e.getMessage());
+        } catch (UsageException e) {
+            throw new StartupException(e.getMessage()); // checked when parsing already: cannot happen
         } finally {
+            if (metrics != null) {
+                metrics.close();
+            }
+            allCounters(); // the kernel's last word on what it could not queue to us
+            synchronized (counters) {
+                bound.clear();
+            }
             for (NfQueue queue : queues) {
                 queue.close(); // unbind: the kernel forgets us at once, not when the socket is reaped
             }
@@ -218,10 +227,11 @@ final class Daemon {
             state.routes = new Routes();
         }
         try {
-            NfQueue queue = NfQueue.open(number, QUEUE_MAX_LENGTH, SOCKET_BUFFER, packet -> handle(packet, state),
+            NfQueue queue = NfQueue.open(number, options.queueLength(), SOCKET_BUFFER, packet -> handle(packet, state),
                     e -> log.warning("queue " + number + ": " + e.getMessage()));
             synchronized (counters) {
                 counters.add(state.counters);
+                bound.add(queue);
             }
             return queue;
         } catch (ErrnoException e) {
@@ -291,12 +301,30 @@ final class Daemon {
         }
     }
 
-    private void reportCounters() {
-        List<Counters> all;
-        synchronized (counters) {
-            all = List.copyOf(counters);
+    private MetricsServer serveMetrics(MetricsAddress address) throws StartupException {
+        try {
+            return MetricsServer.start(address, this::allCounters, () -> max);
+        } catch (java.io.IOException e) {
+            throw new StartupException("can't serve metrics on " + options.metrics() + ": " + e.getMessage());
         }
-        for (String line : Counters.report(all)) {
+    }
+
+    /** Every queue's counters, with the kernel's count of what it could not queue to us brought up to date. */
+    private List<Counters> allCounters() {
+        synchronized (counters) {
+            for (int i = 0; i < bound.size(); i++) {
+                try {
+                    counters.get(i).unseen(bound.get(i).socketDrops());
+                } catch (ErrnoException e) {
+                    // closed while stopping: keep the last count
+                }
+            }
+            return List.copyOf(counters);
+        }
+    }
+
+    private void reportCounters() {
+        for (String line : Counters.report(allCounters())) {
             log.info(line);
         }
     }

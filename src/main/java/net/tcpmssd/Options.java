@@ -21,6 +21,7 @@ record Options(
         MssSource source,
         boolean addMss,
         String metrics,
+        int queueLength,
         Action action) {
 
     /** What the invocation asks for besides running. */
@@ -28,6 +29,13 @@ record Options(
 
     static final int MIN_MTU = 68;   // RFC 791: every IPv4 module must forward 68 octets
     static final int MAX_MTU = 65535;
+    /**
+     * Packets the kernel holds per queue waiting for a verdict: a burst of SYNs this long waits
+     * to be clamped; beyond it fail-open passes them unclamped. Each costs kernel memory (about a
+     * kilobyte), not ours.
+     */
+    static final int DEFAULT_QUEUE_LENGTH = 16384;
+    static final int MAX_QUEUE_LENGTH = 1_000_000;
     /** At most this many queues in a -p range: one thread each, far more than cores. */
     static final int MAX_QUEUES = 256;
 
@@ -64,7 +72,7 @@ record Options(
             throw UsageException.usage();
         }
         if (g.help || g.version) {
-            return new Options(false, false, false, null, 0, 0, null, false, null, g.help ? Action.HELP : Action.VERSION);
+            return new Options(false, false, false, null, 0, 0, null, false, null, 0, g.help ? Action.HELP : Action.VERSION);
         }
         int mtu = 0;
         if (g.mtu != null) {
@@ -97,8 +105,10 @@ record Options(
                 : g.mtu != null ? new MssSource.FixedMtu(mtu)
                 : g.pmtu ? new MssSource.PathMtu()
                 : new MssSource.FixedMss(setMss);
+        int queueLength = g.queueLength == null ? DEFAULT_QUEUE_LENGTH
+                : decimal(g.queueLength, 1, MAX_QUEUE_LENGTH, "invalid queue length");
         return new Options(g.both, g.verbose, g.foreground, g.pidfile, queue, queues, source, g.addMss, g.metrics,
-                g.printRules ? Action.PRINT_RULES : Action.RUN);
+                queueLength, g.printRules ? Action.PRINT_RULES : Action.RUN);
     }
 
     /** A plain decimal number in range: no sign, no spaces, no hex (strtol would stop early; we refuse). */
@@ -132,6 +142,7 @@ record Options(
                 + "  --add-mss      give SYNs without an MSS option one (536 IPv4, 1220 IPv6, or less)\n"
                 + "  --print-rules  print the iptables, ip6tables and nftables rules for these options\n"
                 + "  --metrics ADDR:PORT  serve the counters for Prometheus (e.g. 127.0.0.1:9815)\n"
+                + "  --queue-length N  packets the kernel holds per queue for a verdict (default 16384)\n"
                 + "  --help         print this help\n"
                 + "  --version      print the version\n"
                 + "\n"
@@ -154,6 +165,7 @@ record Options(
         @Option(names = "--add-mss") boolean addMss;
         @Option(names = "--print-rules") boolean printRules;
         @Option(names = "--metrics") String metrics;
+        @Option(names = "--queue-length") String queueLength;
         @Option(names = "--help") boolean help;
         @Option(names = "--version") boolean version;
     }

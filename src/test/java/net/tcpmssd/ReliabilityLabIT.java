@@ -136,6 +136,8 @@ class ReliabilityLabIT {
                 arrived.merge(normalized(p), 1, Integer::sum);
             }
             assertThat(arrived).as("every packet arrived byte for byte as sent, as often as sent").isEqualTo(sent);
+            System.out.printf("storm: %d kinds x %d rounds = %d sent, %d arrived unchanged%n", packets.size(), rounds, expected,
+                    arrived.values().stream().mapToInt(Integer::intValue).sum());
 
             lab.sh(null, "kill -USR1 " + daemon.process().pid());
             long v4 = packets.stream().filter(p -> (p[0] & 0xf0) == 0x40).count() * rounds;
@@ -154,8 +156,13 @@ class ReliabilityLabIT {
         }
     }
 
-    private long synsAtServer(int mss) {
+    /** SYNs counted at the server since the last call, by MSS: {1240, 1460}. Zeroes the counters. */
+    private long[] synsAtServer() {
         String rules = lab.sh(SERVER, "iptables -t raw -L PREROUTING -nvxZ");
+        return new long[] {count(rules, 1240), count(rules, 1460)};
+    }
+
+    private static long count(String rules, int mss) {
         for (String line : rules.split("\n")) {
             if (line.contains("tcpmss match " + mss)) {
                 return Long.parseLong(line.trim().split("\\s+")[0]);
@@ -178,7 +185,7 @@ class ReliabilityLabIT {
         lab.flushRouteCaches();
 
         assertThat(connections(10)).as("with the daemon").isEqualTo(10);
-        assertThat(synsAtServer(1240)).isEqualTo(10);
+        assertThat(synsAtServer()).as("SYNs with MSS 1240, 1460").containsExactly(10, 0);
 
         // SIGKILL in the middle of a run of connections: none may fail. (A SYN the daemon held
         // when it died is dropped by the kernel with its queue; the client retransmits it.)
@@ -191,17 +198,15 @@ class ReliabilityLabIT {
         assertThat(java.nio.file.Files.readAllLines(log).stream().filter("x"::equals).count())
                 .as("connections succeeded while the daemon was killed").isEqualTo(20);
         assertThat(Tcpmssd.queueBound(lab, 100)).isFalse();
-        synsAtServer(1240); // reset both counters
-        synsAtServer(1460);
+        synsAtServer(); // zero the counters
 
         assertThat(connections(10)).as("while the daemon is down").isEqualTo(10);
-        assertThat(synsAtServer(1460)).as("passed unclamped by --queue-bypass").isEqualTo(10);
-        assertThat(synsAtServer(1240)).isZero();
+        assertThat(synsAtServer()).as("passed unclamped by --queue-bypass: MSS 1240, 1460").containsExactly(0, 10);
 
         try (Tcpmssd restarted = Tcpmssd.start(lab, 100, "-v", "-p", "100", "-m", "1280")) {
             assertThat(connections(10)).as("after the restart").isEqualTo(10);
-            assertThat(synsAtServer(1240)).as("clamped again").isEqualTo(10);
-            assertThat(synsAtServer(1460)).isZero();
+            System.out.println("kill: up 10/10 clamped, during SIGKILL 20/20, down 10/10 unclamped, restarted 10/10 clamped");
+            assertThat(synsAtServer()).as("clamped again: MSS 1240, 1460").containsExactly(10, 0);
         }
     }
 
@@ -245,11 +250,90 @@ class ReliabilityLabIT {
             lab.sendRaw(List.of(TestPacket.ipv4(tcpSegment(SYN, mssOption(1460), new byte[0])).bytes), burst, 5);
             lab.awaitTrue(SERVER, "[ $(iptables -t raw -L PREROUTING -nvx | awk '/tcpmss match 1240/ {print $1}') -ge " + burst + " ]",
                     Duration.ofSeconds(20));
-            assertThat(synsAtServer(1240)).as("clamped").isEqualTo(burst);
-            assertThat(synsAtServer(1460)).as("passed unclamped").isZero();
+            assertThat(synsAtServer()).as("clamped, passed unclamped").containsExactly(burst, 0);
+            System.out.printf("burst: %d sent, %d clamped, 0 unclamped, 0 lost%n", burst, burst);
             assertThat(queueDrops(100)).as("queue_dropped, user_dropped").containsExactly(0, 0);
             lab.sh(null, "kill -USR1 " + daemon.process().pid());
             Lab.awaitLog(daemon.logFile(), "IPv4: " + burst + " seen, " + burst + " clamped", Duration.ofSeconds(5));
+        }
+    }
+
+    @Test
+    void overloadPassesTheExcessUnclampedLosesNothingAndRecovers() throws Exception {
+        lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
+        countSynsAtServer();
+        lab.sh(SERVER, "iptables -t raw -A PREROUTING -p tcp --syn --dport 5001 -j DROP");
+        List<byte[]> syn = List.of(TestPacket.ipv4(tcpSegment(SYN, mssOption(1460), new byte[0])).bytes);
+        int flood = 40000;
+        try (Tcpmssd daemon = Tcpmssd.start(lab, 100, "--foreground", "--pidfile", lab.scratch().resolve("o.pid").toString(),
+                "-p", "100", "-m", "1280")) {
+            // The daemon takes nothing while it is stopped: the kernel holds what fits in the
+            // queue and our socket, and fail-open passes the rest unmodified at once.
+            lab.sh(null, "kill -STOP " + daemon.process().pid());
+            lab.sendRaw(syn, flood, 2);
+            Lab.pause(500);
+            long passedWhileStopped = synsAtServerWithoutReset(1460);
+            lab.sh(null, "kill -CONT " + daemon.process().pid());
+            lab.awaitTrue(SERVER, "[ $(iptables -t raw -L PREROUTING -nvx | awk '/tcpmss match/ {n += $1} END {print n}') -ge " + flood + " ]",
+                    Duration.ofSeconds(30));
+            long[] counts = synsAtServer();
+            long clamped = counts[0];
+            long unclamped = counts[1];
+            assertThat(clamped + unclamped).as("every SYN arrived").isEqualTo(flood);
+            assertThat(unclamped).as("the excess passed unclamped").isPositive().isEqualTo(passedWhileStopped);
+            assertThat(clamped).as("what was queued was clamped after all").isPositive();
+            assertThat(queueDrops(100)).as("queue_dropped, user_dropped").containsExactly(0, 0);
+
+            assertThat(clamped).as("the queue held as many as it may").isEqualTo(Options.DEFAULT_QUEUE_LENGTH);
+            System.out.printf("overload: %d sent while stopped, %d clamped, %d passed unclamped, 0 lost%n", flood, clamped, unclamped);
+            // A full queue fails open silently: the kernel counts nothing, so the daemon can
+            // only report what it saw.
+            lab.sh(null, "kill -USR1 " + daemon.process().pid());
+            Lab.awaitLog(daemon.logFile(), "IPv4: " + clamped + " seen, " + clamped + " clamped", Duration.ofSeconds(10));
+
+            // The rate falls: clamping as before.
+            lab.sendRaw(syn, 1000, 20);
+            lab.awaitTrue(SERVER, "[ $(iptables -t raw -L PREROUTING -nvx | awk '/tcpmss match 1240/ {print $1}') -ge 1000 ]",
+                    Duration.ofSeconds(20));
+            assertThat(synsAtServer()).as("clamped, passed unclamped").containsExactly(1000, 0);
+        }
+    }
+
+    private long synsAtServerWithoutReset(int mss) {
+        return count(lab.sh(SERVER, "iptables -t raw -L PREROUTING -nvx"), mss);
+    }
+
+    @Test
+    void aFullSocketIsSurvivedAndWhatTheKernelPassedUnseenIsReported() throws Exception {
+        lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
+        countSynsAtServer();
+        lab.sh(SERVER, "iptables -t raw -A PREROUTING -p tcp --syn --dport 5001 -j DROP");
+        List<byte[]> syn = List.of(TestPacket.ipv4(tcpSegment(SYN, mssOption(1460), new byte[0])).bytes);
+        int flood = 60000;
+        // A queue longer than our socket holds: the socket overflows first (ENOBUFS), and the
+        // kernel counts every packet it then passed unclamped (the socket's drop count).
+        try (Tcpmssd daemon = Tcpmssd.start(lab, 100, "--foreground", "--pidfile", lab.scratch().resolve("e.pid").toString(),
+                "--queue-length", "200000", "-p", "100", "-m", "1280")) {
+            lab.sh(null, "kill -STOP " + daemon.process().pid());
+            lab.sendRaw(syn, flood, 2);
+            lab.sh(null, "kill -CONT " + daemon.process().pid());
+            lab.awaitTrue(SERVER, "[ $(iptables -t raw -L PREROUTING -nvx | awk '/tcpmss match/ {n += $1} END {print n}') -ge " + flood + " ]",
+                    Duration.ofSeconds(30));
+            long[] counts = synsAtServer();
+            assertThat(counts[0] + counts[1]).as("every SYN arrived").isEqualTo(flood);
+            assertThat(counts[1]).as("some passed unclamped").isPositive();
+            assertThat(queueDrops(100)).as("queue_dropped, user_dropped").containsExactly(0, 0);
+            System.out.printf("socket full: %d sent, %d clamped, %d passed unclamped and reported, 0 lost%n", flood, counts[0], counts[1]);
+
+            Lab.awaitLog(daemon.logFile(), "warning: queue 100: receive buffer overrun, packets passed unclamped (fail-open)",
+                    Duration.ofSeconds(10));
+            lab.sh(null, "kill -USR1 " + daemon.process().pid());
+            Lab.awaitLog(daemon.logFile(), "socket full: " + counts[1] + " packets passed unclamped by fail-open", Duration.ofSeconds(10));
+            assertThat(daemon.log()).contains("IPv4: " + counts[0] + " seen, " + counts[0] + " clamped");
+            assertThat(daemon.log().lines().filter(l -> l.contains("overrun, packets passed")).count()).as("logged once").isEqualTo(1);
+
+            lab.sh(SERVER, "iptables -t raw -F"); // let connections in again
+            assertThat(lab.mssAtServer(Lab.Family.IPV4)).as("clamping goes on").isEqualTo(1240);
         }
     }
 }

@@ -70,6 +70,18 @@ public final class NetlinkSocket implements AutoCloseable {
         }
     }
 
+    /**
+     * Messages the kernel could not deliver because this socket's receive buffer was full
+     * (sk_drops, from SO_MEMINFO's SK_MEMINFO_DROPS).
+     */
+    public long drops() throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment meminfo = arena.allocate(9 * 4); // SK_MEMINFO_VARS
+            Libc.getsockopt(fd, Libc.SOL_SOCKET, Libc.SO_MEMINFO, meminfo);
+            return Integer.toUnsignedLong(meminfo.get(JAVA_INT, 8 * 4));
+        }
+    }
+
     public void send(MemorySegment buffer, long length) throws ErrnoException {
         Libc.send(fd, buffer, length, 0);
     }

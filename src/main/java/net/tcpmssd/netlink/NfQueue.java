@@ -133,6 +133,14 @@ public final class NfQueue implements AutoCloseable {
     }
 
     /**
+     * Packets the kernel wanted to queue to us but could not, our socket being full: with
+     * fail-open it accepted them unmodified. Any thread may ask.
+     */
+    public long socketDrops() throws ErrnoException {
+        return socket.drops();
+    }
+
+    /**
      * Waits up to the receive timeout for packets, then takes every datagram already waiting (up
      * to a batch) in the same system call, hands each packet to the handler and answers them all
      * in one send.

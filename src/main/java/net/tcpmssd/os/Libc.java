@@ -33,6 +33,7 @@ public final class Libc {
     public static final int SO_RCVBUF = 8;
     public static final int SO_RCVTIMEO = 20;
     public static final int SO_RCVBUFFORCE = 33;
+    public static final int SO_MEMINFO = 55;
 
     public static final int O_RDWR = 2;
 
@@ -63,6 +64,8 @@ public final class Libc {
             withErrno("setsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SEND = withErrno("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle RECV = withErrno("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle GETSOCKOPT =
+            withErrno("getsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle RECVMMSG =
             withErrno("recvmmsg", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle SENDTO =
@@ -129,6 +132,21 @@ public final class Libc {
             throw new AssertionError(t);
         }
         return check("recv", result);
+    }
+
+    /** getsockopt(2) into {@code value}; returns the length the kernel wrote. */
+    public static int getsockopt(int fd, int level, int name, MemorySegment value) throws ErrnoException {
+        int result;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment length = arena.allocateFrom(JAVA_INT, (int) value.byteSize());
+            result = (int) GETSOCKOPT.invokeExact(state(), fd, level, name, value, length);
+            check("getsockopt", result);
+            return length.get(JAVA_INT, 0);
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
     }
 
     /** recvmmsg(2) without its timeout argument (which only applies between datagrams). */
