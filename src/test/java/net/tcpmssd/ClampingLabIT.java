@@ -55,7 +55,7 @@ class ClampingLabIT {
     @EnumSource(Family.class)
     void withoutTcpmssdTheQueueIsBypassedAndTheMssArrivesUnchanged(Family f) {
         lab.bothFamilies(ROUTER, QUEUE_TO_WAN);
-        assertThat(lab.mssAtServer(f)).isEqualTo(clientMss(f));
+        assertThat(lab.unclampedMssAtServer(f)).isEqualTo(clientMss(f));
     }
 
     @ParameterizedTest
@@ -96,7 +96,7 @@ class ClampingLabIT {
     void incomingSynIsClampedOnlyWithB(Family f) {
         lab.bothFamilies(ROUTER, "-t mangle -A PREROUTING -i lan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
         try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-v", "-p", "100", "-m", "1280")) {
-            assertThat(lab.mssAtServer(f)).as("without -b, PREROUTING is incoming").isEqualTo(clientMss(f));
+            assertThat(lab.unclampedMssAtServer(f)).as("without -b, PREROUTING is incoming").isEqualTo(clientMss(f));
             assertThat(daemon.log()).doesNotContain("MSS: " + clientMss(f));
         }
         try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-bv", "-p", "100", "-m", "1280")) {

@@ -263,6 +263,16 @@ public final class Lab implements AutoCloseable {
         }
     }
 
+    /**
+     * The MSS of the client's SYN as it reached the server, for a short exchange: for SYNs left
+     * unclamped, where a bulk transfer would depend on path MTU discovery, which is not under test.
+     */
+    public int unclampedMssAtServer(Family f) {
+        flushRouteCaches();
+        String connect = "echo hello | timeout 10 socat -t 2 - " + f.connect + ":" + f.server + ":5001";
+        return capturedMss(SERVER, "eth0", f, false, () -> assertThat(sh(CLIENT, connect)).isEqualTo("hello\n"));
+    }
+
     /** The MSS of the client's SYN as it reached the server, for a real echo round trip. */
     public int mssAtServer(Family f) {
         boolean[] ok = new boolean[1];
