@@ -76,7 +76,7 @@ final class Daemon {
                 pidfile = Pidfile.acquire(options.pidfile() != null ? Path.of(options.pidfile()) : Pidfile.defaultPath(options));
             }
             if (options.metrics() != null) {
-                metrics = serveMetrics(MetricsAddress.parse(options.metrics()));
+                metrics = serveMetrics(options.metrics());
             }
             log.info(max == null ? "Maximum MSS: per path MTU (--pmtu)" : describe(max));
             startup.ready();
@@ -84,8 +84,6 @@ final class Daemon {
             serve(queues);
         } catch (ErrnoException e) {
             throw new StartupException(e.getMessage());
-        } catch (UsageException e) {
-            throw new StartupException(e.getMessage()); // checked when parsing already: cannot happen
         } finally {
             if (metrics != null) {
                 metrics.close();
@@ -305,7 +303,7 @@ final class Daemon {
         try {
             return MetricsServer.start(address, this::allCounters, () -> max);
         } catch (java.io.IOException e) {
-            throw new StartupException("can't serve metrics on " + options.metrics() + ": " + e.getMessage());
+            throw new StartupException("can't serve metrics on " + address + ": " + e.getMessage());
         }
     }
 

@@ -28,6 +28,11 @@ record MetricsAddress(String host, int port) {
         return new MetricsAddress(host, Integer.parseInt(port));
     }
 
+    @Override
+    public String toString() {
+        return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+    }
+
     InetSocketAddress socketAddress() {
         return new InetSocketAddress(host, port);
     }

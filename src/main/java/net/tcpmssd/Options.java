@@ -20,7 +20,7 @@ record Options(
         int queues,
         MssSource source,
         boolean addMss,
-        String metrics,
+        MetricsAddress metrics,
         int queueLength,
         Action action) {
 
@@ -98,16 +98,14 @@ record Options(
         if (g.port == null || sources != 1) {
             throw UsageException.usage();
         }
-        if (g.metrics != null) {
-            MetricsAddress.parse(g.metrics); // fails with "invalid metrics address"
-        }
+        MetricsAddress metrics = g.metrics == null ? null : MetricsAddress.parse(g.metrics);
         MssSource source = g.interfaceName != null ? new MssSource.InterfaceMtu(g.interfaceName)
                 : g.mtu != null ? new MssSource.FixedMtu(mtu)
                 : g.pmtu ? new MssSource.PathMtu()
                 : new MssSource.FixedMss(setMss);
         int queueLength = g.queueLength == null ? DEFAULT_QUEUE_LENGTH
                 : decimal(g.queueLength, 1, MAX_QUEUE_LENGTH, "invalid queue length");
-        return new Options(g.both, g.verbose, g.foreground, g.pidfile, queue, queues, source, g.addMss, g.metrics,
+        return new Options(g.both, g.verbose, g.foreground, g.pidfile, queue, queues, source, g.addMss, metrics,
                 queueLength, g.printRules ? Action.PRINT_RULES : Action.RUN);
     }
 

@@ -9,7 +9,6 @@ import net.tcpmssd.lab.Lab;
 import net.tcpmssd.lab.Lab.Family;
 import net.tcpmssd.lab.LabExtension;
 import net.tcpmssd.lab.Tcpmssd;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -23,9 +22,6 @@ import org.junit.jupiter.params.provider.EnumSource;
 class ClampingLabIT {
 
     private static final int QUEUE = 100;
-    /** The rule SPEC §2 recommends: SYNs leaving by the small link go to the queue, bypassed when nobody listens. */
-    private static final String QUEUE_TO_WAN =
-            "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass";
 
     @RegisterExtension
     static final LabExtension LAB = new LabExtension();
@@ -37,11 +33,6 @@ class ClampingLabIT {
         lab = LAB.lab();
     }
 
-    @AfterEach
-    void resetRouter() {
-        lab.flushRouterRules();
-        lab.blackhole(false);
-    }
 
     private static int clientMss(Family f) {
         return f == Family.IPV4 ? 1460 : 1440; // 1500 minus 40 or 60
@@ -54,14 +45,14 @@ class ClampingLabIT {
     @ParameterizedTest
     @EnumSource(Family.class)
     void withoutTcpmssdTheQueueIsBypassedAndTheMssArrivesUnchanged(Family f) {
-        lab.bothFamilies(ROUTER, QUEUE_TO_WAN);
+        lab.queueSynsToWan();
         assertThat(lab.unclampedMssAtServer(f)).isEqualTo(clientMss(f));
     }
 
     @ParameterizedTest
     @EnumSource(Family.class)
     void clampsTheSynToTheSmallLinkAndTheConnectionCarriesData(Family f) {
-        lab.bothFamilies(ROUTER, QUEUE_TO_WAN);
+        lab.queueSynsToWan();
         try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-v", "-p", "100", "-m", "1280")) {
             assertThat(lab.mssAtServer(f)).isEqualTo(clampedMss(f));
             assertThat(daemon.log())
@@ -72,7 +63,7 @@ class ClampingLabIT {
 
     @Test
     void interfaceMtuGivesTheSameResultAsTheFixedMtu() {
-        lab.bothFamilies(ROUTER, QUEUE_TO_WAN);
+        lab.queueSynsToWan();
         try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-v", "-p", "100", "-i", "wan0")) {
             assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
             assertThat(lab.mssAtServer(Family.IPV6)).isEqualTo(1220);
@@ -110,7 +101,7 @@ class ClampingLabIT {
         lab.blackhole(true);
         assertThat(lab.download(f, Duration.ofSeconds(4))).as("download without tcpmssd").isLessThan(1_000_000);
 
-        lab.bothFamilies(ROUTER, QUEUE_TO_WAN);
+        lab.queueSynsToWan();
         try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-v", "-p", "100", "-i", "wan0")) {
                 assertThat(lab.download(f, Duration.ofSeconds(20))).as("download with tcpmssd").isEqualTo(1_000_000);
         }

@@ -19,8 +19,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class DaemonLabIT {
 
     private static final int QUEUE = 100;
-    private static final String QUEUE_TO_WAN =
-            "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass";
 
     @RegisterExtension
     static final LabExtension LAB = new LabExtension();
@@ -30,15 +28,13 @@ class DaemonLabIT {
     @BeforeEach
     void queueSyns() {
         lab = LAB.lab();
-        lab.bothFamilies(ROUTER, QUEUE_TO_WAN);
+        lab.queueSynsToWan();
     }
 
     @AfterEach
     void resetRouter() {
-        lab.terminate(ROUTER, "tcpmssd");
         lab.host(ROUTER, "sh", "-c", "ip link del tm0 2>/dev/null; ip link set wan0 mtu 1280");
         lab.sh(Lab.WAN, "ip link set eth0 mtu 1280");
-        lab.flushRouterRules();
     }
 
     /**

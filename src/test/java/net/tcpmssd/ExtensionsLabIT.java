@@ -25,13 +25,11 @@ class ExtensionsLabIT {
     @BeforeEach
     void queueSyns() {
         lab = LAB.lab();
-        lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
+        lab.queueSynsToWan();
     }
 
     @AfterEach
     void reset() {
-        lab.terminate(ROUTER, "tcpmssd");
-        lab.flushRouterRules();
         lab.host(CLIENT, "nft", "delete", "table", "inet", "strip");
     }
 

@@ -8,7 +8,6 @@ import net.tcpmssd.lab.Lab;
 import net.tcpmssd.lab.Lab.Family;
 import net.tcpmssd.lab.LabExtension;
 import net.tcpmssd.lab.Tcpmssd;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -27,14 +26,9 @@ class MetricsLabIT {
     @BeforeEach
     void queueSyns() {
         lab = LAB.lab();
-        lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
+        lab.queueSynsToWan();
     }
 
-    @AfterEach
-    void reset() {
-        lab.terminate(ROUTER, "tcpmssd");
-        lab.flushRouterRules();
-    }
 
     @Test
     void countsEveryClampedSynAndShowsTheMaximumMss() {

@@ -45,8 +45,6 @@ class PathMtuLabIT {
 
     @AfterEach
     void removeSecondLink() {
-        lab.terminate(ROUTER, "tcpmssd");
-        lab.flushRouterRules();
         lab.host(ROUTER, "ip", "link", "del", "alt0");
     }
 

@@ -20,7 +20,6 @@ import net.tcpmssd.lab.Lab;
 import net.tcpmssd.lab.LabExtension;
 import net.tcpmssd.lab.Pcap;
 import net.tcpmssd.lab.Tcpmssd;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -38,12 +37,6 @@ class ReliabilityLabIT {
         lab = LAB.lab();
     }
 
-    @AfterEach
-    void resetRouter() {
-        lab.terminate(ROUTER, "tcpmssd");
-        lab.flushRouterRules();
-        lab.host(SERVER, "sh", "-c", "iptables -t raw -F; ip6tables -t raw -F");
-    }
 
     /**
      * Packets the daemon must pass untouched, each of a kind SPEC §4 names, built to survive the
@@ -179,7 +172,7 @@ class ReliabilityLabIT {
 
     @Test
     void killedDaemonLetsConnectionsThroughAndClampingResumesOnRestart() throws Exception {
-        lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
+        lab.queueSynsToWan();
         countSynsAtServer();
         Tcpmssd daemon = Tcpmssd.start(lab, 100, "-v", "-p", "100", "-m", "1280");
         lab.flushRouteCaches();
@@ -212,7 +205,7 @@ class ReliabilityLabIT {
 
     @Test
     void anotherProcessCannotUnbindTheQueue() throws Exception {
-        lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
+        lab.queueSynsToWan();
         try (Tcpmssd daemon = Tcpmssd.start(lab, 100, "-v", "-p", "100", "-m", "1280")) {
             // A second program speaks to the same queue: bind (refused, the daemon's message) ...
             Lab.Result bind = Tcpmssd.run(lab, "-v", "-p", "100", "-m", "1280");
@@ -241,7 +234,7 @@ class ReliabilityLabIT {
 
     @Test
     void aBurstOfSynsIsClampedWithoutLoss() {
-        lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
+        lab.queueSynsToWan();
         countSynsAtServer();
         lab.sh(SERVER, "iptables -t raw -A PREROUTING -p tcp --syn --dport 5001 -j DROP");
         int burst = 20000;
@@ -260,7 +253,7 @@ class ReliabilityLabIT {
 
     @Test
     void overloadPassesTheExcessUnclampedLosesNothingAndRecovers() throws Exception {
-        lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
+        lab.queueSynsToWan();
         countSynsAtServer();
         lab.sh(SERVER, "iptables -t raw -A PREROUTING -p tcp --syn --dport 5001 -j DROP");
         List<byte[]> syn = List.of(TestPacket.ipv4(tcpSegment(SYN, mssOption(1460), new byte[0])).bytes);
@@ -305,7 +298,7 @@ class ReliabilityLabIT {
 
     @Test
     void aFullSocketIsSurvivedAndWhatTheKernelPassedUnseenIsReported() throws Exception {
-        lab.bothFamilies(ROUTER, "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
+        lab.queueSynsToWan();
         countSynsAtServer();
         lab.sh(SERVER, "iptables -t raw -A PREROUTING -p tcp --syn --dport 5001 -j DROP");
         List<byte[]> syn = List.of(TestPacket.ipv4(tcpSegment(SYN, mssOption(1460), new byte[0])).bytes);

@@ -12,7 +12,6 @@ import net.tcpmssd.lab.Lab;
 import net.tcpmssd.lab.Lab.Family;
 import net.tcpmssd.lab.LabExtension;
 import net.tcpmssd.lab.Tcpmssd;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -34,11 +33,6 @@ class RulesLabIT {
         lab = LAB.lab();
     }
 
-    @AfterEach
-    void cleanUp() {
-        lab.terminate(ROUTER, "tcpmssd");
-        lab.flushRouterRules();
-    }
 
     private static int clampedMss(Family f) {
         return f == Family.IPV4 ? 1240 : 1220; // 1280 minus 40 or 60

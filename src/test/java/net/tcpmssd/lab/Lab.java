@@ -177,6 +177,22 @@ public final class Lab implements AutoCloseable {
         }
     }
 
+    /** The rule SPEC §2 recommends: SYNs leaving by the small link go to queue 100, bypassed while nobody listens. */
+    public void queueSynsToWan() {
+        bothFamilies(ROUTER, "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
+    }
+
+    /**
+     * Back to the lab as built, after a test: every tcpmssd stopped (SIGTERM, so queues unbind),
+     * the router's mangle rules and the server's raw rules gone, the black hole closed.
+     */
+    public void reset() {
+        terminate(ROUTER, "tcpmssd");
+        flushRouterRules();
+        bothFamilies(SERVER, "-t raw -F");
+        blackhole(false);
+    }
+
     /** Removes every rule from the router's mangle table, both families. */
     public void flushRouterRules() {
         bothFamilies(ROUTER, "-t mangle -F");
