@@ -2,7 +2,6 @@ package net.tcpmssd.netlink;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.time.Duration;
 import java.util.Optional;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
@@ -47,13 +46,7 @@ public final class LinkMonitor implements AutoCloseable {
      * the two. Returns the interface as it is now (empty if absent) and follows it from then on.
      */
     public static LinkMonitor start(String name, Listener listener) throws ErrnoException {
-        NetlinkSocket socket = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE, RTMGRP_LINK);
-        try {
-            socket.setReceiveTimeout(Duration.ofMillis(200));
-        } catch (ErrnoException e) {
-            socket.close();
-            throw e;
-        }
+        NetlinkSocket socket = NetlinkSocket.subscribe(RTMGRP_LINK);
         LinkMonitor monitor = new LinkMonitor(name, listener, socket);
         monitor.last = Links.byName(name).orElse(null);
         monitor.thread.start();

@@ -38,6 +38,21 @@ public final class NetlinkSocket implements AutoCloseable {
         return new NetlinkSocket(fd);
     }
 
+    /**
+     * An rtnetlink socket that listens to these multicast groups, with a short receive timeout
+     * so that its listening thread notices when it should stop.
+     */
+    static NetlinkSocket subscribe(int groups) throws ErrnoException {
+        NetlinkSocket socket = open(NETLINK_ROUTE, groups);
+        try {
+            socket.setReceiveTimeout(Duration.ofMillis(200));
+        } catch (ErrnoException e) {
+            socket.close();
+            throw e;
+        }
+        return socket;
+    }
+
     public void setOption(int level, int name, int value) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             Libc.setsockopt(fd, level, name, arena.allocateFrom(JAVA_INT, value));

@@ -2,7 +2,6 @@ package net.tcpmssd.netlink;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.time.Duration;
 import net.tcpmssd.os.ErrnoException;
 
 /**
@@ -25,13 +24,7 @@ public final class RoutingChanges implements AutoCloseable {
     }
 
     public static RoutingChanges start() throws ErrnoException {
-        NetlinkSocket socket = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE, GROUPS);
-        try {
-            socket.setReceiveTimeout(Duration.ofMillis(200));
-        } catch (ErrnoException e) {
-            socket.close();
-            throw e;
-        }
+        NetlinkSocket socket = NetlinkSocket.subscribe(GROUPS);
         return new RoutingChanges(socket);
     }
 
