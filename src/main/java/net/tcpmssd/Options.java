@@ -1,8 +1,10 @@
 package net.tcpmssd;
 
+import java.util.List;
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.ParseResult;
 
 /**
  * The command line of SPEC §1: {@code tcpmssd [-bv] -p port {-i iface | -m mtu}} in getopt(3)
@@ -60,17 +62,7 @@ record Options(
     }
 
     static Options parse(String... args) throws UsageException {
-        Grammar g = new Grammar();
-        CommandLine commandLine = new CommandLine(g)
-                .setPosixClusteredShortOptionsAllowed(true)
-                .setAllowOptionsAsOptionParameters(true) // like getopt: "-p -b" makes "-b" the port
-                .setOverwrittenOptionsAllowed(true)      // like getopt: the last -m wins
-                .setUnmatchedArgumentsAllowed(false);
-        try {
-            commandLine.parseArgs(args);
-        } catch (CommandLine.ParameterException e) {
-            throw UsageException.usage();
-        }
+        Grammar g = new Grammar(args);
         if (g.help || g.version) {
             return new Options(false, false, false, null, 0, 0, null, false, null, 0, g.help ? Action.HELP : Action.VERSION);
         }
@@ -149,22 +141,67 @@ record Options(
                 + "           -j NFQUEUE --queue-num 100 --queue-bypass\n";
     }
 
-    @Command(name = "tcpmssd")
+    /**
+     * The grammar, given to picocli as a model built in code rather than from annotations:
+     * the same parser, without reflection over annotated fields, which costs a tenth of a second
+     * at every start (BENCHMARKS.md: time to a bound queue).
+     */
     private static final class Grammar {
-        @Option(names = "-b") boolean both;
-        @Option(names = "-v") boolean verbose;
-        @Option(names = "-p") String port;
-        @Option(names = "-i") String interfaceName;
-        @Option(names = "-m") String mtu;
-        @Option(names = "--foreground") boolean foreground;
-        @Option(names = "--pidfile") String pidfile;
-        @Option(names = "--pmtu") boolean pmtu;
-        @Option(names = "--set-mss") String setMss;
-        @Option(names = "--add-mss") boolean addMss;
-        @Option(names = "--print-rules") boolean printRules;
-        @Option(names = "--metrics") String metrics;
-        @Option(names = "--queue-length") String queueLength;
-        @Option(names = "--help") boolean help;
-        @Option(names = "--version") boolean version;
+        private static final List<String> FLAGS =
+                List.of("-b", "-v", "--foreground", "--pmtu", "--add-mss", "--print-rules", "--help", "--version");
+        private static final List<String> VALUES =
+                List.of("-p", "-i", "-m", "--pidfile", "--set-mss", "--metrics", "--queue-length");
+
+        final boolean both;
+        final boolean verbose;
+        final String port;
+        final String interfaceName;
+        final String mtu;
+        final boolean foreground;
+        final String pidfile;
+        final boolean pmtu;
+        final String setMss;
+        final boolean addMss;
+        final boolean printRules;
+        final String metrics;
+        final String queueLength;
+        final boolean help;
+        final boolean version;
+
+        Grammar(String... args) throws UsageException {
+            CommandSpec spec = CommandSpec.create().name("tcpmssd");
+            for (String flag : FLAGS) {
+                spec.addOption(OptionSpec.builder(flag).arity("0").type(boolean.class).build());
+            }
+            for (String option : VALUES) {
+                spec.addOption(OptionSpec.builder(option).arity("1").type(String.class).build());
+            }
+            CommandLine commandLine = new CommandLine(spec)
+                    .setPosixClusteredShortOptionsAllowed(true)
+                    .setAllowOptionsAsOptionParameters(true) // like getopt: "-p -b" makes "-b" the port
+                    .setOverwrittenOptionsAllowed(true)      // like getopt: the last -m wins
+                    .setUnmatchedArgumentsAllowed(false);
+            ParseResult r;
+            try {
+                r = commandLine.parseArgs(args);
+            } catch (CommandLine.ParameterException e) {
+                throw UsageException.usage();
+            }
+            both = r.hasMatchedOption("-b");
+            verbose = r.hasMatchedOption("-v");
+            port = r.matchedOptionValue("-p", null);
+            interfaceName = r.matchedOptionValue("-i", null);
+            mtu = r.matchedOptionValue("-m", null);
+            foreground = r.hasMatchedOption("--foreground");
+            pidfile = r.matchedOptionValue("--pidfile", null);
+            pmtu = r.hasMatchedOption("--pmtu");
+            setMss = r.matchedOptionValue("--set-mss", null);
+            addMss = r.hasMatchedOption("--add-mss");
+            printRules = r.hasMatchedOption("--print-rules");
+            metrics = r.matchedOptionValue("--metrics", null);
+            queueLength = r.matchedOptionValue("--queue-length", null);
+            help = r.hasMatchedOption("--help");
+            version = r.hasMatchedOption("--version");
+        }
     }
 }

@@ -64,21 +64,28 @@ public final class Libc {
             withErrno("setsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SEND = withErrno("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle RECV = withErrno("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle GETSOCKOPT =
-            withErrno("getsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
-    private static final MethodHandle RECVMMSG =
-            withErrno("recvmmsg", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle SENDTO =
-            withErrno("sendto", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle CLOSE = plain("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle SETSID = withErrno("setsid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle OPEN = withErrno("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle DUP2 = withErrno("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle OPENLOG = plain("openlog", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, JAVA_INT));
-    // syslog(3) is variadic: the message goes through "%s", never as the format itself.
-    private static final MethodHandle SYSLOG = LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("syslog"),
-            FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, ADDRESS), Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle STRERROR = plain("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+
+
+    // Made on first use, not at start-up: each downcall handle of a new shape costs milliseconds
+    // to link, and these are not on the way to a bound queue (holder-class idiom, JLS §12.4.1).
+    private static final class Lazy {
+        static final MethodHandle GETSOCKOPT = withErrno("getsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+        static final MethodHandle RECVMMSG = withErrno("recvmmsg", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+        static final MethodHandle SENDTO = withErrno("sendto", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+        static final MethodHandle STRERROR = plain("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    }
+
+    /** What detaching and syslog need, linked together when tcpmssd detaches. */
+    private static final class Daemonizing {
+        static final MethodHandle SETSID = withErrno("setsid", FunctionDescriptor.of(JAVA_INT));
+        static final MethodHandle OPEN = withErrno("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        static final MethodHandle DUP2 = withErrno("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+        static final MethodHandle OPENLOG = plain("openlog", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, JAVA_INT));
+        // syslog(3) is variadic: the message goes through "%s", never as the format itself.
+        static final MethodHandle SYSLOG = LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("syslog"),
+                FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, ADDRESS), Linker.Option.firstVariadicArg(2));
+    }
 
     private Libc() {}
 
@@ -139,7 +146,7 @@ public final class Libc {
         int result;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment length = arena.allocateFrom(JAVA_INT, (int) value.byteSize());
-            result = (int) GETSOCKOPT.invokeExact(state(), fd, level, name, value, length);
+            result = (int) Lazy.GETSOCKOPT.invokeExact(state(), fd, level, name, value, length);
             check("getsockopt", result);
             return length.get(JAVA_INT, 0);
         } catch (ErrnoException e) {
@@ -153,7 +160,7 @@ public final class Libc {
     public static int recvmmsg(int fd, MemorySegment vector, int count, int flags) throws ErrnoException {
         int result;
         try {
-            result = (int) RECVMMSG.invokeExact(state(), fd, vector, count, flags, MemorySegment.NULL);
+            result = (int) Lazy.RECVMMSG.invokeExact(state(), fd, vector, count, flags, MemorySegment.NULL);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -163,7 +170,7 @@ public final class Libc {
     public static long sendto(int fd, MemorySegment buffer, long length, MemorySegment address) throws ErrnoException {
         long result;
         try {
-            result = (long) SENDTO.invokeExact(state(), fd, buffer, length, 0, address, (int) address.byteSize());
+            result = (long) Lazy.SENDTO.invokeExact(state(), fd, buffer, length, 0, address, (int) address.byteSize());
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -174,7 +181,7 @@ public final class Libc {
     public static void setsid() throws ErrnoException {
         int result;
         try {
-            result = (int) SETSID.invokeExact(state());
+            result = (int) Daemonizing.SETSID.invokeExact(state());
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -185,7 +192,7 @@ public final class Libc {
     public static void stdioToDevNull() throws ErrnoException {
         int fd;
         try (Arena arena = Arena.ofConfined()) {
-            fd = (int) check("open /dev/null", (int) OPEN.invokeExact(state(), arena.allocateFrom("/dev/null"), O_RDWR));
+            fd = (int) check("open /dev/null", (int) Daemonizing.OPEN.invokeExact(state(), arena.allocateFrom("/dev/null"), O_RDWR));
         } catch (ErrnoException e) {
             throw e;
         } catch (Throwable t) {
@@ -194,7 +201,7 @@ public final class Libc {
         for (int target = 0; target <= 2; target++) {
             int result;
             try {
-                result = (int) DUP2.invokeExact(state(), fd, target);
+                result = (int) Daemonizing.DUP2.invokeExact(state(), fd, target);
             } catch (Throwable t) {
                 throw new AssertionError(t);
             }
@@ -208,7 +215,7 @@ public final class Libc {
     /** openlog(3); the ident must outlive every later syslog call, so it lives in the global arena. */
     public static void openlog(String ident, int option, int facility) {
         try {
-            OPENLOG.invokeExact(Arena.global().allocateFrom(ident), option, facility);
+            Daemonizing.OPENLOG.invokeExact(Arena.global().allocateFrom(ident), option, facility);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -216,7 +223,7 @@ public final class Libc {
 
     public static void syslog(int priority, String message) {
         try (Arena arena = Arena.ofConfined()) {
-            SYSLOG.invokeExact(priority, arena.allocateFrom("%s"), arena.allocateFrom(message));
+            Daemonizing.SYSLOG.invokeExact(priority, arena.allocateFrom("%s"), arena.allocateFrom(message));
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -232,7 +239,7 @@ public final class Libc {
 
     static String strerror(int errno) {
         try {
-            MemorySegment text = (MemorySegment) STRERROR.invokeExact(errno);
+            MemorySegment text = (MemorySegment) Lazy.STRERROR.invokeExact(errno);
             return text.reinterpret(256).getString(0);
         } catch (Throwable t) {
             return "errno " + errno;
