@@ -137,22 +137,20 @@ final class Daemon {
         boolean overrunLogged = false;
         while (!stopping) {
             try {
-                queue.receiveBatch();
-            } catch (ErrnoException e) {
-                if (e.errno() == Libc.ENOBUFS) {
+                if (queue.receiveBatch() == NfQueue.OVERRUN) {
                     // Our socket buffer overflowed: the kernel accepted what did not fit, unclamped
-                    // (fail-open), and tells us once. Count it and carry on.
+                    // (fail-open), and says so once. Count it and carry on.
                     queueCounters.overrun();
                     if (!overrunLogged) {
                         log.warning("queue " + queue.number() + ": receive buffer overrun, packets passed unclamped (fail-open);"
                                 + " further overruns are only counted");
                         overrunLogged = true;
                     }
-                } else {
-                    // Never leave the queue bound but unserved: that would hold every SYN.
-                    log.warning("queue " + queue.number() + ": " + e.getMessage());
-                    pause();
                 }
+            } catch (ErrnoException e) {
+                // Never leave the queue bound but unserved: that would hold every SYN.
+                log.warning("queue " + queue.number() + ": " + e.getMessage());
+                pause();
             }
         }
         try {

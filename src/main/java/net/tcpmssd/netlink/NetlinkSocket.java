@@ -117,20 +117,24 @@ public final class NetlinkSocket implements AutoCloseable {
         }
     }
 
+    /** What {@link #receive(DatagramBatch)} returns when the socket overflowed (ENOBUFS). */
+    static final int OVERRUN = -1;
+
     /**
      * Receives up to a batch of datagrams in one recvmmsg(2): waits (up to the receive timeout) for
-     * the first, then takes only what is already there. Returns how many came; 0 as for
-     * {@link #receive}.
+     * the first, then takes only what is already there. Returns how many came (0 after the
+     * timeout or a signal), or {@link #OVERRUN}: the kernel could not queue some packets to us.
      */
     int receive(DatagramBatch batch) throws ErrnoException {
-        try {
-            return Libc.recvmmsg(fd, batch.vector, batch.count, Libc.MSG_WAITFORONE);
-        } catch (ErrnoException e) {
-            if (e.errno() == Libc.EAGAIN || e.errno() == Libc.EINTR) {
-                return 0;
-            }
-            throw e;
+        int result = Libc.recvmmsg(fd, batch.vector, batch.count, Libc.MSG_WAITFORONE);
+        if (result >= 0) {
+            return result;
         }
+        return switch (-result) {
+            case Libc.EAGAIN, Libc.EINTR -> 0;
+            case Libc.ENOBUFS -> OVERRUN;
+            default -> throw new ErrnoException("recvmmsg", -result);
+        };
     }
 
     @Override

@@ -31,6 +31,9 @@ public final class NfQueue implements AutoCloseable {
         void error(ErrnoException error);
     }
 
+    /** {@link #receiveBatch()}'s answer when the socket overflowed. */
+    public static final int OVERRUN = -1;
+
     private static final int NFNL_SUBSYS_QUEUE = 3;
     private static final int MSG_PACKET = NFNL_SUBSYS_QUEUE << 8;
     private static final int MSG_VERDICT = (NFNL_SUBSYS_QUEUE << 8) | 1;
@@ -145,10 +148,14 @@ public final class NfQueue implements AutoCloseable {
      * to a batch) in the same system call, hands each packet to the handler and answers them all
      * in one send.
      *
-     * @return the number of packets handled; 0 after a timeout
+     * @return the number of packets handled; 0 after a timeout; {@link #OVERRUN} if our socket
+     *     overflowed since the last call (the kernel passed what did not fit, unclamped)
      */
     public int receiveBatch() throws ErrnoException {
         int datagrams = socket.receive(batch);
+        if (datagrams == NetlinkSocket.OVERRUN) {
+            return OVERRUN;
+        }
         int handled = 0;
         for (int i = 0; i < datagrams; i++) {
             handled += dispatch(batch.offset(i), batch.length(i), batch.offset(i) + batch.slotSize);

@@ -156,15 +156,19 @@ public final class Libc {
         }
     }
 
-    /** recvmmsg(2) without its timeout argument (which only applies between datagrams). */
-    public static int recvmmsg(int fd, MemorySegment vector, int count, int flags) throws ErrnoException {
+    /**
+     * recvmmsg(2) without its timeout argument (which only applies between datagrams). Returns
+     * the number of datagrams, or minus errno: this is the packet path, where an idle timeout
+     * (EAGAIN) or an overrun (ENOBUFS) is routine and must cost no exception.
+     */
+    public static int recvmmsg(int fd, MemorySegment vector, int count, int flags) {
         int result;
         try {
             result = (int) Lazy.RECVMMSG.invokeExact(state(), fd, vector, count, flags, MemorySegment.NULL);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
-        return (int) check("recvmmsg", result);
+        return result >= 0 ? result : -(int) ERRNO.get(state(), 0L);
     }
 
     public static long sendto(int fd, MemorySegment buffer, long length, MemorySegment address) throws ErrnoException {
