@@ -20,6 +20,7 @@ import java.lang.invoke.VarHandle;
  * call left, captured by the linker right after the call (nothing in the JVM can clobber it in
  * between). Nothing here knows about netlink or packets.
  */
+@SuppressWarnings("restricted") // this class is the one place allowed to link native code
 public final class Libc {
 
     public static final int AF_UNIX = 1;
