@@ -26,13 +26,15 @@ final class Daemon {
     private final Log log;
     private final Startup startup;
     private final MssClamp.Observer observer;
-    private final List<Counters> counters = new ArrayList<>();
-    private final List<NfQueue> bound = new ArrayList<>(); // for the kernel's drop counts, under counters' lock
+    /** Every bound queue; read by signal and metrics threads, so guarded by itself. */
+    private final List<QueueState> queues = new ArrayList<>();
+    private boolean queuesOpen = true; // guarded by queues: false once they are being closed
     private RoutingChanges routingChanges;
 
-    /** What one queue's thread keeps for itself: its counters and, with --pmtu, its route cache. */
+    /** One queue and what its thread keeps for itself: its counters and, with --pmtu, its route cache. */
     private static final class QueueState {
         final Counters counters = new Counters();
+        NfQueue queue;
         Routes routes;
         long routingGeneration = -1;
     }
@@ -59,7 +61,6 @@ final class Daemon {
         Signals.onHangup(this::reread);
         Signals.onUser1(this::reportCounters);
         LinkMonitor monitor = null;
-        List<NfQueue> queues = new ArrayList<>();
         Pidfile pidfile = null;
         MetricsServer metrics = null;
         try {
@@ -70,7 +71,7 @@ final class Daemon {
                 case MssSource.PathMtu() -> routingChanges = RoutingChanges.start();
             }
             for (int i = 0; i < options.queues(); i++) {
-                queues.add(bind(options.queue() + i));
+                bind(options.queue() + i);
             }
             if (!options.verbose()) {
                 pidfile = Pidfile.acquire(options.pidfile() != null ? Path.of(options.pidfile()) : Pidfile.defaultPath(options));
@@ -81,7 +82,7 @@ final class Daemon {
             log.info(max == null ? "Maximum MSS: per path MTU (--pmtu)" : describe(max));
             startup.ready();
             SystemdNotify.send("READY=1", log);
-            serve(queues);
+            serve();
         } catch (ErrnoException e) {
             throw new StartupException(e.getMessage());
         } finally {
@@ -89,11 +90,14 @@ final class Daemon {
                 metrics.close();
             }
             allCounters(); // the kernel's last word on what it could not queue to us
-            synchronized (counters) {
-                bound.clear();
+            synchronized (queues) {
+                queuesOpen = false;
             }
-            for (NfQueue queue : queues) {
-                queue.close(); // unbind: the kernel forgets us at once, not when the socket is reaped
+            for (QueueState state : queues) {
+                state.queue.close(); // unbind: the kernel forgets us at once, not when the socket is reaped
+                if (state.routes != null) {
+                    state.routes.close();
+                }
             }
             if (pidfile != null) {
                 pidfile.close();
@@ -115,12 +119,10 @@ final class Daemon {
     }
 
     /** One platform thread per queue (the kernel spreads flows over them); returns when all stopped. */
-    private void serve(List<NfQueue> queues) {
+    private void serve() {
         List<Thread> threads = new ArrayList<>();
-        for (int i = 0; i < queues.size(); i++) {
-            NfQueue queue = queues.get(i);
-            Counters queueCounters = counters.get(i);
-            threads.add(Thread.ofPlatform().name("queue-" + queue.number()).start(() -> serve(queue, queueCounters)));
+        for (QueueState state : queues) {
+            threads.add(Thread.ofPlatform().name("queue-" + state.queue.number()).start(() -> serve(state.queue, state.counters)));
         }
         for (Thread thread : threads) {
             try {
@@ -217,21 +219,22 @@ final class Daemon {
         }
     }
 
-    private NfQueue bind(int number) throws StartupException, ErrnoException {
+    private void bind(int number) throws StartupException, ErrnoException {
         QueueState state = new QueueState();
         if (routingChanges != null) {
-            state.routes = new Routes();
+            state.routes = new Routes(); // before the queue: packets may come while it binds
         }
         try {
-            NfQueue queue = NfQueue.open(number, options.queueLength(), SOCKET_BUFFER, packet -> handle(packet, state),
+            state.queue = NfQueue.open(number, options.queueLength(), SOCKET_BUFFER, packet -> handle(packet, state),
                     e -> log.warning("queue " + number + ": " + e.getMessage()));
-            synchronized (counters) {
-                counters.add(state.counters);
-                bound.add(queue);
-            }
-            return queue;
         } catch (ErrnoException e) {
+            if (state.routes != null) {
+                state.routes.close();
+            }
             throw bindFailure(number, e);
+        }
+        synchronized (queues) {
+            queues.add(state); // run() closes every queue in this list, whatever fails next
         }
     }
 
@@ -307,16 +310,20 @@ final class Daemon {
 
     /** Every queue's counters, with the kernel's count of what it could not queue to us brought up to date. */
     private List<Counters> allCounters() {
-        synchronized (counters) {
-            for (int i = 0; i < bound.size(); i++) {
-                try {
-                    counters.get(i).unseen(bound.get(i).socketDrops());
-                } catch (ErrnoException e) {
-                    // closed while stopping: keep the last count
+        List<Counters> all = new ArrayList<>();
+        synchronized (queues) {
+            for (QueueState state : queues) {
+                if (queuesOpen) {
+                    try {
+                        state.counters.unseen(state.queue.socketDrops());
+                    } catch (ErrnoException e) {
+                        // the socket failed: keep the last count
+                    }
                 }
+                all.add(state.counters);
             }
-            return List.copyOf(counters);
         }
+        return all;
     }
 
     private void reportCounters() {
