@@ -6,13 +6,16 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import net.tcpmssd.os.ErrnoException;
+import net.tcpmssd.os.Libc;
 
 /**
  * Many datagrams in one recvmmsg(2): {@code count} slots of {@code slotSize} bytes in one native
  * buffer, with the mmsghdr and iovec arrays that point at them built once.
  *
  * <p>Slots are as large as the largest message the kernel can send, so nothing is ever truncated:
- * 64 slots of 68 KiB, 4.4 MiB per queue, allocated (and zeroed) once.
+ * 64 slots of 68 KiB, 4.4 MiB of address space per queue, mapped once. Only the pages that
+ * datagrams are written to take memory: a SYN's datagram uses one page of its slot.
  */
 final class DatagramBatch {
 
@@ -27,10 +30,10 @@ final class DatagramBatch {
     final int count;
     final int slotSize;
 
-    DatagramBatch(Arena arena, int count, int slotSize) {
+    DatagramBatch(Arena arena, int count, int slotSize) throws ErrnoException {
         this.count = count;
         this.slotSize = slotSize;
-        this.data = arena.allocate((long) count * slotSize, 4096);
+        this.data = Libc.mapAnonymous((long) count * slotSize, arena);
         MemorySegment iovecs = arena.allocate((long) count * IOVEC, 8);
         this.vector = arena.allocate((long) count * MMSGHDR, 8);
         for (int i = 0; i < count; i++) {

@@ -18,6 +18,8 @@ public final class NetlinkSocket implements AutoCloseable {
     private static final int SOL_NETLINK = 270;
 
     private final int fd;
+    /** sk_drops when the last failed batch receive looked (receiving thread only). */
+    private long dropsSeen;
 
     private NetlinkSocket(int fd) {
         this.fd = fd;
@@ -97,8 +99,15 @@ public final class NetlinkSocket implements AutoCloseable {
         }
     }
 
+    /**
+     * Sends one datagram to the kernel. A netlink send to the kernel is handled whole or not at
+     * all (netlink_sendmsg fails only before netlink_rcv sees it), so a failed send is simply
+     * made once more through the call that captures errno: it succeeds, or says why.
+     */
     public void send(MemorySegment buffer, long length) throws ErrnoException {
-        Libc.send(fd, buffer, length, 0);
+        if (Libc.sendBare(fd, buffer, length, 0) < 0) {
+            Libc.send(fd, buffer, length, 0);
+        }
     }
 
     /**
@@ -124,17 +133,23 @@ public final class NetlinkSocket implements AutoCloseable {
      * Receives up to a batch of datagrams in one recvmmsg(2): waits (up to the receive timeout) for
      * the first, then takes only what is already there. Returns how many came (0 after the
      * timeout or a signal), or {@link #OVERRUN}: the kernel could not queue some packets to us.
+     *
+     * <p>The call does not capture errno (it must allocate nothing, see Libc). When it fails,
+     * the socket's drop count tells an overrun (ENOBUFS: netlink_overrun() counts every message it
+     * could not queue in sk_drops) from a timeout or a signal; on a socket that failed for good,
+     * reading the count fails too, and says why.
      */
     int receive(DatagramBatch batch) throws ErrnoException {
         int result = Libc.recvmmsg(fd, batch.vector, batch.count, Libc.MSG_WAITFORONE);
         if (result >= 0) {
             return result;
         }
-        return switch (-result) {
-            case Libc.EAGAIN, Libc.EINTR -> 0;
-            case Libc.ENOBUFS -> OVERRUN;
-            default -> throw new ErrnoException("recvmmsg", -result);
-        };
+        long drops = drops();
+        if (drops == dropsSeen) {
+            return 0;
+        }
+        dropsSeen = drops;
+        return OVERRUN;
     }
 
     @Override

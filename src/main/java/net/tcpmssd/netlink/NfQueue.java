@@ -70,8 +70,8 @@ public final class NfQueue implements AutoCloseable {
     private final Handler handler;
     private final ErrorListener errors;
     private final Arena arena = Arena.ofShared();
-    private final DatagramBatch batch = new DatagramBatch(arena, BATCH, LARGEST_MESSAGE);
-    private final MemorySegment received = batch.data;
+    private final DatagramBatch batch;
+    private final MemorySegment received;
     private final Netlink.Writer verdicts = new Netlink.Writer(arena.allocate(SEND_BUFFER, 8));
     private final Netlink.Writer control = new Netlink.Writer(arena.allocate(4096, 8));
     private final QueuedPacket packet = new QueuedPacket();
@@ -79,11 +79,18 @@ public final class NfQueue implements AutoCloseable {
     private int ackSequence = -1;
     private int ackError;
 
-    private NfQueue(int number, NetlinkSocket socket, Handler handler, ErrorListener errors) {
+    private NfQueue(int number, NetlinkSocket socket, Handler handler, ErrorListener errors) throws ErrnoException {
         this.number = number;
         this.socket = socket;
         this.handler = handler;
         this.errors = errors;
+        try {
+            this.batch = new DatagramBatch(arena, BATCH, LARGEST_MESSAGE);
+        } catch (ErrnoException e) {
+            arena.close();
+            throw e;
+        }
+        this.received = batch.data;
     }
 
     /**
@@ -94,7 +101,13 @@ public final class NfQueue implements AutoCloseable {
     public static NfQueue open(int number, int maxLength, int socketBuffer, Handler handler, ErrorListener errors)
             throws ErrnoException {
         NetlinkSocket socket = NetlinkSocket.open(NetlinkSocket.NETLINK_NETFILTER, 0);
-        NfQueue queue = new NfQueue(number, socket, handler, errors);
+        NfQueue queue;
+        try {
+            queue = new NfQueue(number, socket, handler, errors);
+        } catch (ErrnoException e) {
+            socket.close();
+            throw e;
+        }
         try {
             socket.setReceiveBuffer(socketBuffer);
             socket.setReceiveTimeout(Duration.ofMillis(200));

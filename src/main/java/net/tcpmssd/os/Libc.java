@@ -38,6 +38,9 @@ public final class Libc {
 
     public static final int O_RDWR = 2;
 
+    private static final int PROT_READ_WRITE = 0x1 | 0x2;
+    private static final int MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
+
     public static final int LOG_PID = 0x01;
     public static final int LOG_NDELAY = 0x08;
     public static final int LOG_DAEMON = 3 << 3;
@@ -67,14 +70,22 @@ public final class Libc {
     private static final MethodHandle RECV = withErrno("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle CLOSE = plain("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
 
+    // The packet path's two calls, linked without errno capture. A capturing call slices the
+    // capture segment each time, an allocation only C2's escape analysis removes, and these
+    // calls run once per batch: they reach C2 last, long after the per-packet code. Their
+    // callers learn the cause of a failure some other way (see the methods).
+    private static final MethodHandle RECVMMSG_BARE = plain("recvmmsg", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle SEND_BARE = plain("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+
 
     // Made on first use, not at start-up: each downcall handle of a new shape costs milliseconds
     // to link, and these are not on the way to a bound queue (holder-class idiom, JLS §12.4.1).
     private static final class Lazy {
         static final MethodHandle GETSOCKOPT = withErrno("getsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
-        static final MethodHandle RECVMMSG = withErrno("recvmmsg", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
         static final MethodHandle SENDTO = withErrno("sendto", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
         static final MethodHandle STRERROR = plain("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        static final MethodHandle MMAP = withErrno("mmap", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+        static final MethodHandle MUNMAP = plain("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     }
 
     /** What detaching and syslog need, linked together when tcpmssd detaches. */
@@ -159,17 +170,27 @@ public final class Libc {
 
     /**
      * recvmmsg(2) without its timeout argument (which only applies between datagrams). Returns
-     * the number of datagrams, or minus errno: this is the packet path, where an idle timeout
-     * (EAGAIN) or an overrun (ENOBUFS) is routine and must cost no exception.
+     * the number of datagrams, or -1 without the errno: the packet path calls it once per batch,
+     * and must allocate nothing (see RECVMMSG_BARE).
      */
     public static int recvmmsg(int fd, MemorySegment vector, int count, int flags) {
-        int result;
         try {
-            result = (int) Lazy.RECVMMSG.invokeExact(state(), fd, vector, count, flags, MemorySegment.NULL);
+            return (int) RECVMMSG_BARE.invokeExact(fd, vector, count, flags, MemorySegment.NULL);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
-        return result >= 0 ? result : -(int) ERRNO.get(state(), 0L);
+    }
+
+    /**
+     * send(2) as the packet path makes it: returns the bytes sent, or -1 without the errno, so
+     * that nothing is allocated (see SEND_BARE); {@link #send} says why.
+     */
+    public static long sendBare(int fd, MemorySegment buffer, long length, int flags) {
+        try {
+            return (long) SEND_BARE.invokeExact(fd, buffer, length, flags);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
     }
 
     public static long sendto(int fd, MemorySegment buffer, long length, MemorySegment address) throws ErrnoException {
@@ -180,6 +201,32 @@ public final class Libc {
             throw new AssertionError(t);
         }
         return check("sendto", result);
+    }
+
+    /**
+     * {@code size} bytes of private anonymous memory (mmap(2)), unmapped when {@code arena} closes.
+     * Unlike {@link Arena#allocate}, which zeroes (and so touches) every page, a page takes
+     * memory only once something is written to it: a receive buffer sized for the largest
+     * datagram costs only what the datagrams that come really use.
+     */
+    public static MemorySegment mapAnonymous(long size, Arena arena) throws ErrnoException {
+        MemorySegment address;
+        try {
+            address = (MemorySegment) Lazy.MMAP.invokeExact(state(), MemorySegment.NULL, size, PROT_READ_WRITE,
+                    MAP_PRIVATE_ANONYMOUS, -1, 0L);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        if (address.address() == -1L) { // MAP_FAILED
+            throw new ErrnoException("mmap", (int) ERRNO.get(state(), 0L));
+        }
+        return address.reinterpret(size, arena, mapped -> {
+            try {
+                int ignored = (int) Lazy.MUNMAP.invokeExact(mapped, size);
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
+        });
     }
 
     /** Starts a new session: no controlling terminal from here on (setsid(2)). */
