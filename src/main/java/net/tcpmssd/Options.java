@@ -1,16 +1,15 @@
 package net.tcpmssd;
 
 import java.util.List;
-import picocli.CommandLine;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Model.OptionSpec;
-import picocli.CommandLine.ParseResult;
+import joptsimple.OptionException;
+import joptsimple.OptionParser;
+import joptsimple.OptionSet;
 
 /**
  * The command line of SPEC §1: {@code tcpmssd [-bv] -p port {-i iface | -m mtu}} in getopt(3)
  * grammar, plus long-option extensions that never change what the original flags mean.
  *
- * <p>picocli does the grammar (clustered flags, attached or separate arguments, {@code --});
+ * <p>jopt-simple does the grammar (clustered flags, attached or separate arguments, {@code --});
  * values are taken as strings and checked here so that every error has the original's wording.
  */
 record Options(
@@ -142,15 +141,16 @@ record Options(
     }
 
     /**
-     * The grammar, given to picocli as a model built in code rather than from annotations:
-     * the same parser, without reflection over annotated fields, which costs a tenth of a second
-     * at every start (BENCHMARKS.md: time to a bound queue).
+     * The grammar, by jopt-simple. It reads an option's argument as getopt(3) does: the rest of the
+     * word, else the next word whatever it looks like ("-p -b" makes "-b" the port). Its classes
+     * are modern class files, which the JDK's AOT cache can hold: picocli's (Java 5) could not,
+     * and loading and verifying them cost a tenth of a second at every start (BENCHMARKS.md).
      */
     private static final class Grammar {
         private static final List<String> FLAGS =
-                List.of("-b", "-v", "--foreground", "--pmtu", "--add-mss", "--print-rules", "--help", "--version");
+                List.of("b", "v", "foreground", "pmtu", "add-mss", "print-rules", "help", "version");
         private static final List<String> VALUES =
-                List.of("-p", "-i", "-m", "--pidfile", "--set-mss", "--metrics", "--queue-length");
+                List.of("p", "i", "m", "pidfile", "set-mss", "metrics", "queue-length");
 
         final boolean both;
         final boolean verbose;
@@ -167,41 +167,84 @@ record Options(
         final String queueLength;
         final boolean help;
         final boolean version;
+        private final OptionSet set;
 
         Grammar(String... args) throws UsageException {
-            CommandSpec spec = CommandSpec.create().name("tcpmssd");
+            refuseWhatGetoptWould(args);
+            OptionParser parser = new OptionParser(false); // no abbreviated long options: "-pid" is -p "id"
             for (String flag : FLAGS) {
-                spec.addOption(OptionSpec.builder(flag).arity("0").type(boolean.class).build());
+                parser.accepts(flag);
             }
             for (String option : VALUES) {
-                spec.addOption(OptionSpec.builder(option).arity("1").type(String.class).build());
+                parser.accepts(option).withRequiredArg();
             }
-            CommandLine commandLine = new CommandLine(spec)
-                    .setPosixClusteredShortOptionsAllowed(true)
-                    .setAllowOptionsAsOptionParameters(true) // like getopt: "-p -b" makes "-b" the port
-                    .setOverwrittenOptionsAllowed(true)      // like getopt: the last -m wins
-                    .setUnmatchedArgumentsAllowed(false);
-            ParseResult r;
             try {
-                r = commandLine.parseArgs(args);
-            } catch (CommandLine.ParameterException e) {
+                set = parser.parse(args);
+            } catch (OptionException e) {
                 throw UsageException.usage();
             }
-            both = r.hasMatchedOption("-b");
-            verbose = r.hasMatchedOption("-v");
-            port = r.matchedOptionValue("-p", null);
-            interfaceName = r.matchedOptionValue("-i", null);
-            mtu = r.matchedOptionValue("-m", null);
-            foreground = r.hasMatchedOption("--foreground");
-            pidfile = r.matchedOptionValue("--pidfile", null);
-            pmtu = r.hasMatchedOption("--pmtu");
-            setMss = r.matchedOptionValue("--set-mss", null);
-            addMss = r.hasMatchedOption("--add-mss");
-            printRules = r.hasMatchedOption("--print-rules");
-            metrics = r.matchedOptionValue("--metrics", null);
-            queueLength = r.matchedOptionValue("--queue-length", null);
-            help = r.hasMatchedOption("--help");
-            version = r.hasMatchedOption("--version");
+            if (!set.nonOptionArguments().isEmpty()) {
+                throw UsageException.usage(); // no operands, also none after "--"
+            }
+            both = set.has("b");
+            verbose = set.has("v");
+            port = last("p");
+            interfaceName = last("i");
+            mtu = last("m");
+            foreground = set.has("foreground");
+            pidfile = last("pidfile");
+            pmtu = set.has("pmtu");
+            setMss = last("set-mss");
+            addMss = set.has("add-mss");
+            printRules = set.has("print-rules");
+            metrics = last("metrics");
+            queueLength = last("queue-length");
+            help = set.has("help");
+            version = set.has("version");
+        }
+
+        /**
+         * jopt-simple reads a few words more kindly than getopt(3), which refuses them: a value
+         * given to a flag ({@code -b=1}, {@code --foreground=x}) and a long option after one dash
+         * ({@code -pmtu}, which getopt reads as {@code -p mtu}). Such words are refused here.
+         */
+        private static void refuseWhatGetoptWould(String[] args) throws UsageException {
+            for (int i = 0; i < args.length && !args[i].equals("--"); i++) {
+                String word = args[i];
+                if (!word.startsWith("-") || word.equals("-")) {
+                    continue; // an operand: jopt-simple and the checks after it refuse it
+                }
+                boolean longForm = word.startsWith("--");
+                int equals = word.indexOf('=');
+                String name = word.substring(longForm ? 2 : 1, equals < 0 ? word.length() : equals);
+                if (longForm) {
+                    if (equals >= 0 && FLAGS.contains(name)) {
+                        throw UsageException.usage();
+                    }
+                    i += equals < 0 && VALUES.contains(name) ? 1 : 0; // the next word is its value
+                    continue;
+                }
+                if (name.length() > 1 && (FLAGS.contains(name) || VALUES.contains(name))) {
+                    throw UsageException.usage();
+                }
+                // A cluster: flags, then at most one option that takes the rest of the word or the next.
+                for (int at = 1; at < word.length(); at++) {
+                    String option = String.valueOf(word.charAt(at));
+                    if (VALUES.contains(option)) {
+                        i += at == word.length() - 1 ? 1 : 0;
+                        break;
+                    }
+                    if (!FLAGS.contains(option)) {
+                        throw UsageException.usage();
+                    }
+                }
+            }
+        }
+
+        /** Like getopt, an option given twice takes its last value. */
+        private String last(String option) {
+            List<?> values = set.valuesOf(option);
+            return values.isEmpty() ? null : (String) values.getLast();
         }
     }
 }

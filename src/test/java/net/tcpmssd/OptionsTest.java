@@ -169,6 +169,24 @@ class OptionsTest {
         assertThat(o.verbose()).isFalse();
     }
 
+    @Test
+    void refusesWordsGetoptRefuses() {
+        assertUsage("-p", "1", "-m", "1280", "-b=1");
+        assertUsage("-p", "1", "-m", "1280", "--foreground=yes");
+        assertUsage("-pmtu", "-p", "1");                      // getopt: -p "mtu", not --pmtu
+        assertUsage("-p", "1", "-m", "1280", "-pidfile", "/x");
+        assertUsage("-p", "1", "-m", "1280", "-vx");
+    }
+
+    @Test
+    void takesWhatLooksLikeAnOptionAsAValue() throws UsageException {
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "-b=1").pidfile()).isEqualTo("-b=1");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile=--pmtu").pidfile()).isEqualTo("--pmtu");
+        assertThat(Options.parse("-vbp", "1", "-i", "-pmtu").interfaceName()).isEqualTo("-pmtu");
+        assertThat(Options.parse("-p1", "-i-b=1").interfaceName()).isEqualTo("-b=1");
+        assertThat(Options.parse("-p", "1", "--set-mss=1300").source()).isEqualTo(new MssSource.FixedMss(1300));
+    }
+
     private static void assertUsage(String... args) {
         assertThatThrownBy(() -> Options.parse(args))
                 .isInstanceOfSatisfying(UsageException.class, e -> assertThat(e.line()).isEqualTo(USAGE));

@@ -70,8 +70,10 @@ public final class NfQueue implements AutoCloseable {
     private final Handler handler;
     private final ErrorListener errors;
     private final Arena arena = Arena.ofShared();
-    private final DatagramBatch batch;
-    private final MemorySegment received;
+    /** Made when the first batch is read: mapping it would link mmap(2) before the bind. */
+    private DatagramBatch batch;
+    /** Where datagrams are read: one datagram's room until the batch is made, then the batch's slots. */
+    private MemorySegment received = arena.allocate(LARGEST_MESSAGE, 8);
     private final Netlink.Writer verdicts = new Netlink.Writer(arena.allocate(SEND_BUFFER, 8));
     private final Netlink.Writer control = new Netlink.Writer(arena.allocate(4096, 8));
     private final QueuedPacket packet = new QueuedPacket();
@@ -79,18 +81,11 @@ public final class NfQueue implements AutoCloseable {
     private int ackSequence = -1;
     private int ackError;
 
-    private NfQueue(int number, NetlinkSocket socket, Handler handler, ErrorListener errors) throws ErrnoException {
+    private NfQueue(int number, NetlinkSocket socket, Handler handler, ErrorListener errors) {
         this.number = number;
         this.socket = socket;
         this.handler = handler;
         this.errors = errors;
-        try {
-            this.batch = new DatagramBatch(arena, BATCH, LARGEST_MESSAGE);
-        } catch (ErrnoException e) {
-            arena.close();
-            throw e;
-        }
-        this.received = batch.data;
     }
 
     /**
@@ -101,13 +96,7 @@ public final class NfQueue implements AutoCloseable {
     public static NfQueue open(int number, int maxLength, int socketBuffer, Handler handler, ErrorListener errors)
             throws ErrnoException {
         NetlinkSocket socket = NetlinkSocket.open(NetlinkSocket.NETLINK_NETFILTER, 0);
-        NfQueue queue;
-        try {
-            queue = new NfQueue(number, socket, handler, errors);
-        } catch (ErrnoException e) {
-            socket.close();
-            throw e;
-        }
+        NfQueue queue = new NfQueue(number, socket, handler, errors);
         try {
             socket.setReceiveBuffer(socketBuffer);
             socket.setReceiveTimeout(Duration.ofMillis(200));
@@ -165,6 +154,10 @@ public final class NfQueue implements AutoCloseable {
      *     overflowed since the last call (the kernel passed what did not fit, unclamped)
      */
     public int receiveBatch() throws ErrnoException {
+        if (batch == null) {
+            batch = new DatagramBatch(arena, BATCH, LARGEST_MESSAGE);
+            received = batch.data;
+        }
         int datagrams = socket.receive(batch);
         if (datagrams == NetlinkSocket.OVERRUN) {
             return OVERRUN;

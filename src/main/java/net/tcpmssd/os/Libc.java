@@ -68,15 +68,6 @@ public final class Libc {
             withErrno("setsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SEND = withErrno("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle RECV = withErrno("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle CLOSE = plain("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-
-    // The packet path's two calls, linked without errno capture. A capturing call slices the
-    // capture segment each time, an allocation only C2's escape analysis removes, and these
-    // calls run once per batch: they reach C2 last, long after the per-packet code. Their
-    // callers learn the cause of a failure some other way (see the methods).
-    private static final MethodHandle RECVMMSG_BARE = plain("recvmmsg", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle SEND_BARE = plain("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-
 
     // Made on first use, not at start-up: each downcall handle of a new shape costs milliseconds
     // to link, and these are not on the way to a bound queue (holder-class idiom, JLS §12.4.1).
@@ -84,6 +75,19 @@ public final class Libc {
         static final MethodHandle GETSOCKOPT = withErrno("getsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
         static final MethodHandle SENDTO = withErrno("sendto", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
         static final MethodHandle STRERROR = plain("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        static final MethodHandle CLOSE = plain("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    }
+
+    /**
+     * The packet path, linked when the first batch comes (after the bind): the mapping of its
+     * receive buffer, and its two calls, linked without errno capture. A capturing call slices the
+     * capture segment each time, an allocation only C2's escape analysis removes, and these calls
+     * run once per batch: they reach C2 last, long after the per-packet code. Their callers learn
+     * the cause of a failure some other way.
+     */
+    private static final class PacketPath {
+        static final MethodHandle RECVMMSG = plain("recvmmsg", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+        static final MethodHandle SEND = plain("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
         static final MethodHandle MMAP = withErrno("mmap", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
         static final MethodHandle MUNMAP = plain("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     }
@@ -171,11 +175,11 @@ public final class Libc {
     /**
      * recvmmsg(2) without its timeout argument (which only applies between datagrams). Returns
      * the number of datagrams, or -1 without the errno: the packet path calls it once per batch,
-     * and must allocate nothing (see RECVMMSG_BARE).
+     * and must allocate nothing (see PacketPath).
      */
     public static int recvmmsg(int fd, MemorySegment vector, int count, int flags) {
         try {
-            return (int) RECVMMSG_BARE.invokeExact(fd, vector, count, flags, MemorySegment.NULL);
+            return (int) PacketPath.RECVMMSG.invokeExact(fd, vector, count, flags, MemorySegment.NULL);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -183,11 +187,11 @@ public final class Libc {
 
     /**
      * send(2) as the packet path makes it: returns the bytes sent, or -1 without the errno, so
-     * that nothing is allocated (see SEND_BARE); {@link #send} says why.
+     * that nothing is allocated (see PacketPath); {@link #send} says why.
      */
     public static long sendBare(int fd, MemorySegment buffer, long length, int flags) {
         try {
-            return (long) SEND_BARE.invokeExact(fd, buffer, length, flags);
+            return (long) PacketPath.SEND.invokeExact(fd, buffer, length, flags);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -212,7 +216,7 @@ public final class Libc {
     public static MemorySegment mapAnonymous(long size, Arena arena) throws ErrnoException {
         MemorySegment address;
         try {
-            address = (MemorySegment) Lazy.MMAP.invokeExact(state(), MemorySegment.NULL, size, PROT_READ_WRITE,
+            address = (MemorySegment) PacketPath.MMAP.invokeExact(state(), MemorySegment.NULL, size, PROT_READ_WRITE,
                     MAP_PRIVATE_ANONYMOUS, -1, 0L);
         } catch (Throwable t) {
             throw new AssertionError(t);
@@ -222,7 +226,7 @@ public final class Libc {
         }
         return address.reinterpret(size, arena, mapped -> {
             try {
-                int ignored = (int) Lazy.MUNMAP.invokeExact(mapped, size);
+                int ignored = (int) PacketPath.MUNMAP.invokeExact(mapped, size);
             } catch (Throwable t) {
                 throw new AssertionError(t);
             }
@@ -283,7 +287,7 @@ public final class Libc {
 
     public static void close(int fd) {
         try {
-            int ignored = (int) CLOSE.invokeExact(fd);
+            int ignored = (int) Lazy.CLOSE.invokeExact(fd);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
