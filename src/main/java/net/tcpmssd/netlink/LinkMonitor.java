@@ -2,12 +2,13 @@ package net.tcpmssd.netlink;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.Optional;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
 
 /**
- * Follows one interface, by name, through rtnetlink's link notifications (RTMGRP_LINK): the
+ * Follows one interface, by name, through rtnetlink's link notifications (RTNLGRP_LINK): the
  * kernel sends RTM_NEWLINK whenever a link changes (an MTU change among them) and RTM_DELLINK
  * when it goes. Matching by name, not index, lets a re-created interface (a PPPoE session that
  * comes back as a new ppp0) be followed again.
@@ -25,7 +26,8 @@ public final class LinkMonitor implements AutoCloseable {
         void error(ErrnoException error);
     }
 
-    private static final int RTMGRP_LINK = 1;
+    private static final int NETLINK_ADD_MEMBERSHIP = 1;
+    private static final int RTNLGRP_LINK = 1;
 
     private final String name;
     private final Listener listener;
@@ -42,13 +44,23 @@ public final class LinkMonitor implements AutoCloseable {
     }
 
     /**
-     * Subscribes first, then reads the interface's current state, so that no change falls between
-     * the two. Returns the interface as it is now (empty if absent) and follows it from then on.
+     * Joins the link group, then asks for the interface's current state on the same socket, so
+     * that no change falls between the two: the request also binds the socket (netlink(7)
+     * autobind), and an unbound socket hears none of the kernel's notifications (see
+     * {@link NetlinkSocket#subscribe}). Returns the interface as it is now (empty if absent) and
+     * follows it from then on.
      */
     public static LinkMonitor start(String name, Listener listener) throws ErrnoException {
-        NetlinkSocket socket = NetlinkSocket.subscribe(RTMGRP_LINK);
+        NetlinkSocket socket = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE);
         LinkMonitor monitor = new LinkMonitor(name, listener, socket);
-        monitor.last = Links.byName(name).orElse(null);
+        try {
+            socket.setNetlinkOption(NETLINK_ADD_MEMBERSHIP, RTNLGRP_LINK);
+            socket.setReceiveTimeout(Duration.ofMillis(200));
+            monitor.last = Links.ask(socket, name, 0).orElse(null);
+        } catch (ErrnoException e) {
+            socket.close();
+            throw e;
+        }
         monitor.thread.start();
         return monitor;
     }
@@ -106,7 +118,7 @@ public final class LinkMonitor implements AutoCloseable {
 
     private void resynchronize() {
         try {
-            update(Links.byName(name).orElse(null));
+            update(Links.ask(socket, name, 0).orElse(null));
         } catch (ErrnoException e) {
             listener.error(e);
         }

@@ -16,6 +16,8 @@ public final class Links {
     static final int IFINFOMSG = 16; // struct ifinfomsg: family, pad, type, index, flags, change
     static final int IFLA_IFNAME = 3;
     static final int IFLA_MTU = 4;
+    /** The sequence number of our requests; the kernel's notifications carry 0. */
+    private static final int ASK_SEQUENCE = 1;
 
     private Links() {}
 
@@ -30,10 +32,21 @@ public final class Links {
     }
 
     private static Optional<Link> query(String name, int index) throws ErrnoException {
-        try (NetlinkSocket socket = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE, 0);
-             Arena arena = Arena.ofConfined()) {
+        try (NetlinkSocket socket = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE)) {
+            return ask(socket, name, index);
+        }
+    }
+
+    /**
+     * Asks over {@code socket} for one interface, by name or else by index, and waits for the
+     * answer. Other messages on the socket (notifications, when it listens to them) are passed
+     * over: the answer is newer than any of them.
+     */
+    static Optional<Link> ask(NetlinkSocket socket, String name, int index) throws ErrnoException {
+        String what = name != null ? name : "interface " + index;
+        try (Arena arena = Arena.ofConfined()) {
             Netlink.Writer request = new Netlink.Writer(arena.allocate(512, 8));
-            request.begin(RTM_GETLINK, Netlink.NLM_F_REQUEST, 1);
+            request.begin(RTM_GETLINK, Netlink.NLM_F_REQUEST, ASK_SEQUENCE);
             request.u32(0).u32(index).u32(0).u32(0); // family, pad, type; index; flags; change
             if (name != null) {
                 request.attributeString(IFLA_IFNAME, name);
@@ -42,19 +55,30 @@ public final class Links {
             socket.send(request.buffer(), request.length());
 
             MemorySegment reply = arena.allocate(65536, 8);
-            int used = socket.receive(reply, 0, false);
-            if (used < Netlink.HEADER) {
-                throw new ErrnoException("rtnetlink: no reply for " + (name != null ? name : "interface " + index), Libc.ETIMEDOUT);
-            }
-            int type = Netlink.messageType(reply, 0);
-            if (type == Netlink.NLMSG_ERROR) {
-                int error = -Netlink.u32(reply, Netlink.HEADER);
-                if (error == Libc.ENODEV) {
-                    return Optional.empty();
+            for (int datagrams = 0; datagrams < 1000; datagrams++) {
+                int used = socket.receive(reply, 0, false);
+                if (used == 0) {
+                    break; // the receive timed out
                 }
-                throw new ErrnoException("rtnetlink: " + (name != null ? name : "interface " + index), error);
+                for (long at = 0; at + Netlink.HEADER <= used; at += Netlink.align(Netlink.messageLength(reply, at))) {
+                    int length = Netlink.messageLength(reply, at);
+                    if (length < Netlink.HEADER || at + length > used) {
+                        break;
+                    }
+                    if (Netlink.messageSequence(reply, at) != ASK_SEQUENCE) {
+                        continue;
+                    }
+                    if (Netlink.messageType(reply, at) == Netlink.NLMSG_ERROR) {
+                        int error = -Netlink.u32(reply, at + Netlink.HEADER);
+                        if (error == Libc.ENODEV) {
+                            return Optional.empty();
+                        }
+                        throw new ErrnoException("rtnetlink: " + what, error);
+                    }
+                    return Optional.ofNullable(parse(reply, at));
+                }
             }
-            return Optional.ofNullable(parse(reply, 0));
+            throw new ErrnoException("rtnetlink: no reply for " + what, Libc.ETIMEDOUT);
         }
     }
 

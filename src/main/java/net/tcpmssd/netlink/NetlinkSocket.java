@@ -25,28 +25,28 @@ public final class NetlinkSocket implements AutoCloseable {
         this.fd = fd;
     }
 
-    /** Opens a netlink socket of this protocol, bound to a port id the kernel picks (nl_pid 0). */
-    public static NetlinkSocket open(int protocol, int groups) throws ErrnoException {
-        int fd = Libc.socket(Libc.AF_NETLINK, Libc.SOCK_RAW | Libc.SOCK_CLOEXEC, protocol);
+    /**
+     * Opens a netlink socket of this protocol for requests. It is not bound: the kernel binds it
+     * to a port id of its choosing at the first send (netlink(7)), which spares start-up the
+     * linking of bind(2).
+     */
+    public static NetlinkSocket open(int protocol) throws ErrnoException {
+        return new NetlinkSocket(Libc.socket(Libc.AF_NETLINK, Libc.SOCK_RAW | Libc.SOCK_CLOEXEC, protocol));
+    }
+
+    /**
+     * An rtnetlink socket that listens to these multicast groups (RTMGRP_* bits), with a short
+     * receive timeout so that its listening thread notices when it should stop. It is bound
+     * explicitly: the kernel sends its own notifications from port id 0 and skips the sockets
+     * whose port id equals the sender's (do_one_broadcast()), so an unbound socket hears none.
+     */
+    static NetlinkSocket subscribe(int groups) throws ErrnoException {
+        NetlinkSocket socket = open(NETLINK_ROUTE);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment address = arena.allocate(12); // struct sockaddr_nl
             address.set(JAVA_SHORT, 0, (short) Libc.AF_NETLINK);
             address.set(JAVA_INT, 8, groups);
-            Libc.bind(fd, address);
-        } catch (ErrnoException e) {
-            Libc.close(fd);
-            throw e;
-        }
-        return new NetlinkSocket(fd);
-    }
-
-    /**
-     * An rtnetlink socket that listens to these multicast groups, with a short receive timeout
-     * so that its listening thread notices when it should stop.
-     */
-    static NetlinkSocket subscribe(int groups) throws ErrnoException {
-        NetlinkSocket socket = open(NETLINK_ROUTE, groups);
-        try {
+            Libc.bind(socket.fd, address);
             socket.setReceiveTimeout(Duration.ofMillis(200));
         } catch (ErrnoException e) {
             socket.close();

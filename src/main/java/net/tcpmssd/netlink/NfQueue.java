@@ -95,7 +95,7 @@ public final class NfQueue implements AutoCloseable {
      */
     public static NfQueue open(int number, int maxLength, int socketBuffer, Handler handler, ErrorListener errors)
             throws ErrnoException {
-        NetlinkSocket socket = NetlinkSocket.open(NetlinkSocket.NETLINK_NETFILTER, 0);
+        NetlinkSocket socket = NetlinkSocket.open(NetlinkSocket.NETLINK_NETFILTER);
         NfQueue queue = new NfQueue(number, socket, handler, errors);
         try {
             socket.setReceiveBuffer(socketBuffer);

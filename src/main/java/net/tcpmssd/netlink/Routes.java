@@ -38,7 +38,7 @@ public final class Routes implements AutoCloseable {
     private int sequence;
 
     public Routes() throws ErrnoException {
-        socket = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE, 0);
+        socket = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE);
     }
 
     /** Drops every cached answer: a route or a link changed. */

@@ -63,7 +63,6 @@ public final class Libc {
             ThreadLocal.withInitial(() -> Arena.global().allocate(CALL_STATE));
 
     private static final MethodHandle SOCKET = withErrno("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle BIND = withErrno("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SETSOCKOPT =
             withErrno("setsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SEND = withErrno("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
@@ -76,6 +75,7 @@ public final class Libc {
         static final MethodHandle SENDTO = withErrno("sendto", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
         static final MethodHandle STRERROR = plain("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
         static final MethodHandle CLOSE = plain("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+        static final MethodHandle BIND = withErrno("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     }
 
     /**
@@ -120,7 +120,7 @@ public final class Libc {
     public static void bind(int fd, MemorySegment address) throws ErrnoException {
         int result;
         try {
-            result = (int) BIND.invokeExact(state(), fd, address, (int) address.byteSize());
+            result = (int) Lazy.BIND.invokeExact(state(), fd, address, (int) address.byteSize());
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
