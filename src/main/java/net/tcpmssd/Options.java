@@ -1,5 +1,6 @@
 package net.tcpmssd;
 
+import java.util.ArrayList;
 import java.util.List;
 import joptsimple.OptionException;
 import joptsimple.OptionParser;
@@ -141,16 +142,16 @@ record Options(
     }
 
     /**
-     * The grammar, by jopt-simple. It reads an option's argument as getopt(3) does: the rest of the
-     * word, else the next word whatever it looks like ("-p -b" makes "-b" the port). Its classes
-     * are modern class files, which the JDK's AOT cache can hold: picocli's (Java 5) could not,
-     * and loading and verifying them cost a tenth of a second at every start (BENCHMARKS.md).
+     * The grammar, by jopt-simple, given the words as getopt(3) reads them (see
+     * {@link #asGetoptReadsThem}). Its classes are modern class files, which the JDK's AOT cache
+     * can hold: picocli's (Java 5) could not, and loading and verifying them cost a tenth of a
+     * second at every start (BENCHMARKS.md).
      */
     private static final class Grammar {
-        private static final List<String> FLAGS =
-                List.of("b", "v", "foreground", "pmtu", "add-mss", "print-rules", "help", "version");
-        private static final List<String> VALUES =
-                List.of("p", "i", "m", "pidfile", "set-mss", "metrics", "queue-length");
+        private static final String SHORT_FLAGS = "bv";
+        private static final String SHORT_VALUES = "pim";
+        private static final List<String> LONG_FLAGS = List.of("foreground", "pmtu", "add-mss", "print-rules", "help", "version");
+        private static final List<String> LONG_VALUES = List.of("pidfile", "set-mss", "metrics", "queue-length");
 
         final boolean both;
         final boolean verbose;
@@ -170,16 +171,17 @@ record Options(
         private final OptionSet set;
 
         Grammar(String... args) throws UsageException {
-            refuseWhatGetoptWould(args);
-            OptionParser parser = new OptionParser(false); // no abbreviated long options: "-pid" is -p "id"
-            for (String flag : FLAGS) {
-                parser.accepts(flag);
+            OptionParser parser = new OptionParser(false); // no abbreviated long options
+            for (char flag : SHORT_FLAGS.toCharArray()) {
+                parser.accepts(String.valueOf(flag));
             }
-            for (String option : VALUES) {
-                parser.accepts(option).withRequiredArg();
+            for (char option : SHORT_VALUES.toCharArray()) {
+                parser.accepts(String.valueOf(option)).withRequiredArg();
             }
+            LONG_FLAGS.forEach(parser::accepts);
+            LONG_VALUES.forEach(option -> parser.accepts(option).withRequiredArg());
             try {
-                set = parser.parse(args);
+                set = parser.parse(asGetoptReadsThem(args));
             } catch (OptionException e) {
                 throw UsageException.usage();
             }
@@ -204,41 +206,51 @@ record Options(
         }
 
         /**
-         * jopt-simple reads a few words more kindly than getopt(3), which refuses them: a value
-         * given to a flag ({@code -b=1}, {@code --foreground=x}) and a long option after one dash
-         * ({@code -pmtu}, which getopt reads as {@code -p mtu}). Such words are refused here.
+         * The words rewritten so that jopt-simple reads them as getopt(3) does: each short option a
+         * word of its own, its argument the next ("-vbp100" becomes "-v" "-b" "-p" "100"). getopt
+         * takes an option's argument from the rest of its word, else from the next word, whatever
+         * it looks like: "-p -b", "-p=1" and "-pmtu" give the port "-b", "=1" and "mtu", where
+         * jopt-simple alone would read "-p=1" as port 1 and "-pmtu" as --pmtu. Long options, "--"
+         * and what follows pass as they are, but not the long options getopt_long(3) refuses: one of
+         * a single letter ("--p"), or a value given to a flag ("--foreground=x").
          */
-        private static void refuseWhatGetoptWould(String[] args) throws UsageException {
-            for (int i = 0; i < args.length && !args[i].equals("--"); i++) {
-                String word = args[i];
-                if (!word.startsWith("-") || word.equals("-")) {
-                    continue; // an operand: jopt-simple and the checks after it refuse it
-                }
-                boolean longForm = word.startsWith("--");
-                int equals = word.indexOf('=');
-                String name = word.substring(longForm ? 2 : 1, equals < 0 ? word.length() : equals);
-                if (longForm) {
-                    if (equals >= 0 && FLAGS.contains(name)) {
+        private static String[] asGetoptReadsThem(String[] args) throws UsageException {
+            List<String> words = new ArrayList<>();
+            int next = 0;
+            while (next < args.length && !args[next].equals("--")) {
+                String word = args[next++];
+                if (word.startsWith("--")) {
+                    int equals = word.indexOf('=');
+                    String name = word.substring(2, equals < 0 ? word.length() : equals);
+                    if (name.length() == 1 || (equals >= 0 && LONG_FLAGS.contains(name))) {
                         throw UsageException.usage();
                     }
-                    i += equals < 0 && VALUES.contains(name) ? 1 : 0; // the next word is its value
-                    continue;
-                }
-                if (name.length() > 1 && (FLAGS.contains(name) || VALUES.contains(name))) {
-                    throw UsageException.usage();
-                }
-                // A cluster: flags, then at most one option that takes the rest of the word or the next.
-                for (int at = 1; at < word.length(); at++) {
-                    String option = String.valueOf(word.charAt(at));
-                    if (VALUES.contains(option)) {
-                        i += at == word.length() - 1 ? 1 : 0;
-                        break;
+                    words.add(word);
+                    if (equals < 0 && LONG_VALUES.contains(name) && next < args.length) {
+                        words.add(args[next++]); // its value, whatever it looks like
                     }
-                    if (!FLAGS.contains(option)) {
-                        throw UsageException.usage();
+                } else if (word.startsWith("-") && word.length() > 1) {
+                    for (int at = 1; at < word.length(); at++) {
+                        char option = word.charAt(at);
+                        if (SHORT_FLAGS.indexOf(option) < 0 && SHORT_VALUES.indexOf(option) < 0) {
+                            throw UsageException.usage();
+                        }
+                        words.add("-" + option);
+                        if (SHORT_VALUES.indexOf(option) >= 0) {
+                            if (at + 1 < word.length()) {
+                                words.add(word.substring(at + 1));
+                            } else if (next < args.length) {
+                                words.add(args[next++]);
+                            }
+                            break;
+                        }
                     }
+                } else {
+                    words.add(word); // an operand: refused once parsed
                 }
             }
+            words.addAll(List.of(args).subList(next, args.length)); // "--" and what follows
+            return words.toArray(String[]::new);
         }
 
         /** Like getopt, an option given twice takes its last value. */

@@ -171,11 +171,21 @@ class OptionsTest {
 
     @Test
     void refusesWordsGetoptRefuses() {
-        assertUsage("-p", "1", "-m", "1280", "-b=1");
-        assertUsage("-p", "1", "-m", "1280", "--foreground=yes");
-        assertUsage("-pmtu", "-p", "1");                      // getopt: -p "mtu", not --pmtu
-        assertUsage("-p", "1", "-m", "1280", "-pidfile", "/x");
+        assertUsage("-p", "1", "-m", "1280", "-b=1");          // '=' is no option
         assertUsage("-p", "1", "-m", "1280", "-vx");
+        assertUsage("-p", "1", "-m", "1280", "--foreground=yes");
+        assertUsage("--p", "1", "-m", "1280");                // short options have no long form
+        assertUsage("-p", "1", "--m", "1280");
+        assertUsage("--b", "-p", "1", "-m", "1280");
+    }
+
+    @Test
+    void readsClustersAsGetoptDoes() throws UsageException {
+        assertInvalid("invalid port number", "-pmtu", "-m", "1280");   // -p "mtu", not --pmtu
+        assertInvalid("invalid port number", "-p=1", "-m", "1280");    // -p "=1"
+        assertInvalid("invalid MTU value", "-p", "1", "-m=1280");
+        assertThat(Options.parse("-m", "1280", "-pidfile", "-p", "1").queue()).isEqualTo(1); // -p "idfile", then -p 1
+        assertThat(Options.parse("-p1", "-i=eth0").interfaceName()).isEqualTo("=eth0");
     }
 
     @Test
@@ -184,6 +194,7 @@ class OptionsTest {
         assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile=--pmtu").pidfile()).isEqualTo("--pmtu");
         assertThat(Options.parse("-vbp", "1", "-i", "-pmtu").interfaceName()).isEqualTo("-pmtu");
         assertThat(Options.parse("-p1", "-i-b=1").interfaceName()).isEqualTo("-b=1");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "--").pidfile()).isEqualTo("--");
         assertThat(Options.parse("-p", "1", "--set-mss=1300").source()).isEqualTo(new MssSource.FixedMss(1300));
     }
 

@@ -118,7 +118,8 @@ public final class LinkMonitor implements AutoCloseable {
 
     private void resynchronize() {
         try {
-            update(Links.ask(socket, name, 0).orElse(null));
+            // On a socket of its own: the reply could be lost on this one, which just overflowed.
+            update(Links.byName(name).orElse(null));
         } catch (ErrnoException e) {
             listener.error(e);
         }

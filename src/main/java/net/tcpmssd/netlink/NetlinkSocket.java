@@ -10,7 +10,7 @@ import java.time.Duration;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
 
-/** A bound AF_NETLINK socket: the thin typed layer over the file descriptor. */
+/** An AF_NETLINK socket: the thin typed layer over the file descriptor. */
 public final class NetlinkSocket implements AutoCloseable {
 
     public static final int NETLINK_ROUTE = 0;
@@ -99,12 +99,18 @@ public final class NetlinkSocket implements AutoCloseable {
         }
     }
 
-    /**
-     * Sends one datagram to the kernel. A netlink send to the kernel is handled whole or not at
-     * all (netlink_sendmsg fails only before netlink_rcv sees it), so a failed send is simply
-     * made once more through the call that captures errno: it succeeds, or says why.
-     */
+    /** Sends one datagram (which may hold several netlink messages) to the kernel. */
     public void send(MemorySegment buffer, long length) throws ErrnoException {
+        Libc.send(fd, buffer, length, 0);
+    }
+
+    /**
+     * {@link #send} for the packet path, which must allocate nothing: the call does not capture
+     * errno (see Libc). A netlink send to the kernel is handled whole or not at all
+     * (netlink_sendmsg fails only before netlink_rcv sees it), so a failed send is simply made once
+     * more through the call that captures errno: it succeeds, or says why.
+     */
+    void sendBatch(MemorySegment buffer, long length) throws ErrnoException {
         if (Libc.sendBare(fd, buffer, length, 0) < 0) {
             Libc.send(fd, buffer, length, 0);
         }
@@ -134,10 +140,11 @@ public final class NetlinkSocket implements AutoCloseable {
      * the first, then takes only what is already there. Returns how many came (0 after the
      * timeout or a signal), or {@link #OVERRUN}: the kernel could not queue some packets to us.
      *
-     * <p>The call does not capture errno (it must allocate nothing, see Libc). When it fails,
-     * the socket's drop count tells an overrun (ENOBUFS: netlink_overrun() counts every message it
-     * could not queue in sk_drops) from a timeout or a signal; on a socket that failed for good,
-     * reading the count fails too, and says why.
+     * <p>The call does not capture errno (it must allocate nothing, see Libc). When it fails, the
+     * socket's drop count tells an overrun: netlink_overrun() counts in sk_drops every message it
+     * could not queue, and reports ENOBUFS only once. Otherwise the call is made once more without
+     * waiting, capturing errno: a timeout or a signal answers EAGAIN or EINTR (or data that came
+     * meanwhile), and any other error is thrown rather than retried in a tight loop.
      */
     int receive(DatagramBatch batch) throws ErrnoException {
         int result = Libc.recvmmsg(fd, batch.vector, batch.count, Libc.MSG_WAITFORONE);
@@ -145,11 +152,19 @@ public final class NetlinkSocket implements AutoCloseable {
             return result;
         }
         long drops = drops();
-        if (drops == dropsSeen) {
-            return 0;
+        if (drops != dropsSeen) {
+            dropsSeen = drops;
+            return OVERRUN;
         }
-        dropsSeen = drops;
-        return OVERRUN;
+        int again = Libc.recvmmsgCapturing(fd, batch.vector, batch.count, Libc.MSG_DONTWAIT);
+        if (again >= 0) {
+            return again;
+        }
+        return switch (-again) {
+            case Libc.EAGAIN, Libc.EINTR -> 0;
+            case Libc.ENOBUFS -> OVERRUN;
+            default -> throw new ErrnoException("recvmmsg", -again);
+        };
     }
 
     @Override

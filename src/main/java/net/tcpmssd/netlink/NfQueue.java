@@ -318,7 +318,7 @@ public final class NfQueue implements AutoCloseable {
             return;
         }
         try {
-            socket.send(verdicts.buffer(), verdicts.length());
+            socket.sendBatch(verdicts.buffer(), verdicts.length());
         } catch (ErrnoException e) {
             // The kernel keeps packets it got no verdict for until the queue is unbound; with
             // fail-open that cannot stall new traffic. Report and go on.

@@ -18,7 +18,9 @@ import java.lang.invoke.VarHandle;
  *
  * <p>Each wrapper returns the call's result or throws {@link ErrnoException} with the errno the
  * call left, captured by the linker right after the call (nothing in the JVM can clobber it in
- * between). Nothing here knows about netlink or packets.
+ * between). The two exceptions are the packet path's {@link #recvmmsg} and {@link #sendBare},
+ * which return -1 without the errno so as to allocate nothing; their callers learn the cause
+ * otherwise. Nothing here knows about netlink or packets.
  */
 @SuppressWarnings("restricted") // this class is the one place allowed to link native code
 public final class Libc {
@@ -69,25 +71,30 @@ public final class Libc {
     private static final MethodHandle RECV = withErrno("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
 
     // Made on first use, not at start-up: each downcall handle of a new shape costs milliseconds
-    // to link, and these are not on the way to a bound queue (holder-class idiom, JLS §12.4.1).
+    // to link, and these are not on the way to a bound queue in the usual modes (--pmtu binds its
+    // listener first) (holder-class idiom, JLS §12.4.1).
     private static final class Lazy {
         static final MethodHandle GETSOCKOPT = withErrno("getsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
         static final MethodHandle SENDTO = withErrno("sendto", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
         static final MethodHandle STRERROR = plain("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        static final MethodHandle RECVMMSG = withErrno("recvmmsg", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
         static final MethodHandle CLOSE = plain("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
         static final MethodHandle BIND = withErrno("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     }
 
     /**
-     * The packet path, linked when the first batch comes (after the bind): the mapping of its
-     * receive buffer, and its two calls, linked without errno capture. A capturing call slices the
-     * capture segment each time, an allocation only C2's escape analysis removes, and these calls
-     * run once per batch: they reach C2 last, long after the per-packet code. Their callers learn
-     * the cause of a failure some other way.
+     * The packet path's two calls, linked without errno capture when they are first made (after
+     * the bind). A capturing call slices the capture segment each time, an allocation only C2's
+     * escape analysis removes, and these calls run once per batch: they reach C2 last, long after
+     * the per-packet code. Their callers learn the cause of a failure some other way.
      */
     private static final class PacketPath {
         static final MethodHandle RECVMMSG = plain("recvmmsg", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
         static final MethodHandle SEND = plain("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    }
+
+    /** Memory mapping, for the receive batch, mapped when the first batch is read (after the bind). */
+    private static final class Mapping {
         static final MethodHandle MMAP = withErrno("mmap", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
         static final MethodHandle MUNMAP = plain("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     }
@@ -197,6 +204,20 @@ public final class Libc {
         }
     }
 
+    /**
+     * recvmmsg(2) as {@link #recvmmsg}, but capturing errno, for when that failed: returns the
+     * number of datagrams, or minus errno. It allocates (see PacketPath), so only failures use it.
+     */
+    public static int recvmmsgCapturing(int fd, MemorySegment vector, int count, int flags) {
+        int result;
+        try {
+            result = (int) Lazy.RECVMMSG.invokeExact(state(), fd, vector, count, flags, MemorySegment.NULL);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        return result >= 0 ? result : -(int) ERRNO.get(state(), 0L);
+    }
+
     public static long sendto(int fd, MemorySegment buffer, long length, MemorySegment address) throws ErrnoException {
         long result;
         try {
@@ -216,7 +237,7 @@ public final class Libc {
     public static MemorySegment mapAnonymous(long size, Arena arena) throws ErrnoException {
         MemorySegment address;
         try {
-            address = (MemorySegment) PacketPath.MMAP.invokeExact(state(), MemorySegment.NULL, size, PROT_READ_WRITE,
+            address = (MemorySegment) Mapping.MMAP.invokeExact(state(), MemorySegment.NULL, size, PROT_READ_WRITE,
                     MAP_PRIVATE_ANONYMOUS, -1, 0L);
         } catch (Throwable t) {
             throw new AssertionError(t);
@@ -226,7 +247,7 @@ public final class Libc {
         }
         return address.reinterpret(size, arena, mapped -> {
             try {
-                int ignored = (int) PacketPath.MUNMAP.invokeExact(mapped, size);
+                int ignored = (int) Mapping.MUNMAP.invokeExact(mapped, size);
             } catch (Throwable t) {
                 throw new AssertionError(t);
             }
