@@ -104,6 +104,8 @@ class DaemonLabIT {
         Path pidfile = lab.scratch().resolve("stale.pid");
         Files.writeString(pidfile, "999999\n"); // a pid no process has: left by a crash
         try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "--foreground", "--pidfile", pidfile.toString(), "-p", "100", "-m", "1280")) {
+            // The queue is bound first, then the pidfile written: wait for it, not just for the queue.
+            Lab.awaitLog(pidfile, Long.toString(daemon.process().pid()), Duration.ofSeconds(5));
             assertThat(Files.readString(pidfile).trim()).isEqualTo(Long.toString(daemon.process().pid()));
 
             // Another instance (another queue, same pidfile) must not start.
