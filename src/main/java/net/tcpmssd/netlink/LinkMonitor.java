@@ -94,12 +94,8 @@ public final class LinkMonitor implements AutoCloseable {
     }
 
     private void dispatch(MemorySegment buffer, int used) {
-        long at = 0;
-        while (at + Netlink.HEADER <= used) {
-            int length = Netlink.messageLength(buffer, at);
-            if (length < Netlink.HEADER || at + length > used) {
-                return;
-            }
+        int length;
+        for (long at = 0; (length = Netlink.wholeMessageLength(buffer, at, used)) > 0; at += Netlink.align(length)) {
             int type = Netlink.messageType(buffer, at);
             if (type == Links.RTM_NEWLINK || type == Links.RTM_DELLINK) {
                 Link link = Links.parse(buffer, at);
@@ -112,7 +108,6 @@ public final class LinkMonitor implements AutoCloseable {
                     }
                 }
             }
-            at += Netlink.align(length);
         }
     }
 

@@ -60,11 +60,8 @@ public final class Links {
                 if (used == 0) {
                     break; // the receive timed out
                 }
-                for (long at = 0; at + Netlink.HEADER <= used; at += Netlink.align(Netlink.messageLength(reply, at))) {
-                    int length = Netlink.messageLength(reply, at);
-                    if (length < Netlink.HEADER || at + length > used) {
-                        break;
-                    }
+                int length;
+                for (long at = 0; (length = Netlink.wholeMessageLength(reply, at, used)) > 0; at += Netlink.align(length)) {
                     if (Netlink.messageSequence(reply, at) != ASK_SEQUENCE) {
                         continue;
                     }

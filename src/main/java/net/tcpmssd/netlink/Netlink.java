@@ -41,6 +41,19 @@ final class Netlink {
         return m.get(JAVA_INT_UNALIGNED, at);
     }
 
+    /**
+     * The length of the message at {@code at} if a whole one lies in {@code [at, end)}, else 0: a
+     * walk over a datagram's messages stops there (the kernel never sends a broken one, and
+     * nothing after it could be trusted).
+     */
+    static int wholeMessageLength(MemorySegment m, long at, long end) {
+        if (at + HEADER > end) {
+            return 0;
+        }
+        int length = messageLength(m, at);
+        return length < HEADER || at + length > end ? 0 : length;
+    }
+
     static int messageType(MemorySegment m, long at) {
         return m.get(JAVA_SHORT_UNALIGNED, at + 4) & 0xffff;
     }

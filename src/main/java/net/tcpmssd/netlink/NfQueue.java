@@ -232,13 +232,9 @@ public final class NfQueue implements AutoCloseable {
      */
     private int dispatch(long start, int used, long limit) {
         int handled = 0;
-        long at = start;
         long end = start + used;
-        while (at + Netlink.HEADER <= end) {
-            int length = Netlink.messageLength(received, at);
-            if (length < Netlink.HEADER || at + length > end) {
-                break; // the kernel never sends this; nothing after it can be trusted
-            }
+        int length;
+        for (long at = start; (length = Netlink.wholeMessageLength(received, at, end)) > 0; at += Netlink.align(length)) {
             int type = Netlink.messageType(received, at);
             if (type == MSG_PACKET) {
                 // Room to grow only for the datagram's last message: nothing to overwrite behind it.
@@ -254,7 +250,6 @@ public final class NfQueue implements AutoCloseable {
                     errors.error(new ErrnoException("queue " + number, -error));
                 }
             }
-            at += Netlink.align(length);
         }
         return handled;
     }
