@@ -1,5 +1,14 @@
 package net.tcpmssd;
 
+import net.tcpmssd.cli.Options;
+import net.tcpmssd.cli.UsageException;
+import net.tcpmssd.daemon.Daemon;
+import net.tcpmssd.daemon.Detach;
+import net.tcpmssd.daemon.Log;
+import net.tcpmssd.daemon.StartupException;
+import net.tcpmssd.daemon.Syslog;
+import net.tcpmssd.queue.Rules;
+
 /** Entry point: parse, run, and turn every failure into one line on stderr and an exit status. */
 public final class Main {
 

@@ -1,10 +1,10 @@
 package net.tcpmssd;
 
-import static net.tcpmssd.TestPacket.ACK;
-import static net.tcpmssd.TestPacket.SYN;
-import static net.tcpmssd.TestPacket.concat;
-import static net.tcpmssd.TestPacket.mssOption;
-import static net.tcpmssd.TestPacket.tcpSegment;
+import static net.tcpmssd.packet.TestPacket.ACK;
+import static net.tcpmssd.packet.TestPacket.SYN;
+import static net.tcpmssd.packet.TestPacket.concat;
+import static net.tcpmssd.packet.TestPacket.mssOption;
+import static net.tcpmssd.packet.TestPacket.tcpSegment;
 import static net.tcpmssd.lab.Lab.ROUTER;
 import static net.tcpmssd.lab.Lab.SERVER;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -23,6 +23,9 @@ import net.tcpmssd.lab.Tcpmssd;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import net.tcpmssd.cli.Options;
+import net.tcpmssd.lab.UnbindQueue;
+import net.tcpmssd.packet.TestPacket;
 
 /** Issue 5: nothing is lost, whatever comes through the queue and whatever happens to the daemon. */
 class ReliabilityLabIT {

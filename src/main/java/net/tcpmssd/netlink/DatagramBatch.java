@@ -17,7 +17,7 @@ import net.tcpmssd.os.Libc;
  * 64 slots of 68 KiB, 4.4 MiB of address space per queue, mapped once. Only the pages that
  * datagrams are written to take memory: a SYN's datagram uses one page of its slot.
  */
-final class DatagramBatch {
+public final class DatagramBatch {
 
     private static final int IOVEC = 16;     // struct iovec: base, length
     private static final int MMSGHDR = 64;   // struct mmsghdr: struct msghdr (56) + msg_len + padding
@@ -25,12 +25,12 @@ final class DatagramBatch {
     private static final int MSG_IOVLEN = 24;
     private static final int MSG_LEN = 56;
 
-    final MemorySegment data;
+    public final MemorySegment data;
     final MemorySegment vector;
     final int count;
-    final int slotSize;
+    public final int slotSize;
 
-    DatagramBatch(Arena arena, int count, int slotSize) throws ErrnoException {
+    public DatagramBatch(Arena arena, int count, int slotSize) throws ErrnoException {
         this.count = count;
         this.slotSize = slotSize;
         this.data = Libc.mapAnonymous((long) count * slotSize, arena);
@@ -46,12 +46,12 @@ final class DatagramBatch {
     }
 
     /** Where slot {@code i} starts in {@link #data}. */
-    long offset(int i) {
+    public long offset(int i) {
         return (long) i * slotSize;
     }
 
     /** How many bytes the last receive put into slot {@code i}. */
-    int length(int i) {
+    public int length(int i) {
         return vector.get(JAVA_INT, (long) i * MMSGHDR + MSG_LEN);
     }
 }

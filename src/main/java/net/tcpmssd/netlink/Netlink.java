@@ -13,31 +13,31 @@ import java.nio.ByteOrder;
  * each padded to 4 bytes. Netfilter attributes carry big-endian values inside; rtnetlink ones host
  * order: the accessors say which.
  */
-final class Netlink {
+public final class Netlink {
 
-    static final int HEADER = 16;          // struct nlmsghdr
-    static final int ATTRIBUTE_HEADER = 4; // struct nlattr
+    public static final int HEADER = 16;          // struct nlmsghdr
+    public static final int ATTRIBUTE_HEADER = 4; // struct nlattr
 
-    static final int NLMSG_NOOP = 1;
-    static final int NLMSG_ERROR = 2;
-    static final int NLMSG_DONE = 3;
+    public static final int NLMSG_NOOP = 1;
+    public static final int NLMSG_ERROR = 2;
+    public static final int NLMSG_DONE = 3;
 
-    static final int NLM_F_REQUEST = 0x01;
-    static final int NLM_F_ACK = 0x04;
+    public static final int NLM_F_REQUEST = 0x01;
+    public static final int NLM_F_ACK = 0x04;
 
     /** Attribute type bits that are flags, not part of the type (NLA_F_NESTED, NLA_F_NET_BYTEORDER). */
-    static final int ATTRIBUTE_TYPE_MASK = 0x3fff;
+    public static final int ATTRIBUTE_TYPE_MASK = 0x3fff;
 
     private static final ValueLayout.OfShort BE16 = JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final ValueLayout.OfInt BE32 = JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     private Netlink() {}
 
-    static int align(int length) {
+    public static int align(int length) {
         return (length + 3) & ~3;
     }
 
-    static int messageLength(MemorySegment m, long at) {
+    public static int messageLength(MemorySegment m, long at) {
         return m.get(JAVA_INT_UNALIGNED, at);
     }
 
@@ -46,7 +46,7 @@ final class Netlink {
      * walk over a datagram's messages stops there (the kernel never sends a broken one, and
      * nothing after it could be trusted).
      */
-    static int wholeMessageLength(MemorySegment m, long at, long end) {
+    public static int wholeMessageLength(MemorySegment m, long at, long end) {
         if (at + HEADER > end) {
             return 0;
         }
@@ -54,62 +54,62 @@ final class Netlink {
         return length < HEADER || at + length > end ? 0 : length;
     }
 
-    static int messageType(MemorySegment m, long at) {
+    public static int messageType(MemorySegment m, long at) {
         return m.get(JAVA_SHORT_UNALIGNED, at + 4) & 0xffff;
     }
 
-    static int messageSequence(MemorySegment m, long at) {
+    public static int messageSequence(MemorySegment m, long at) {
         return m.get(JAVA_INT_UNALIGNED, at + 8);
     }
 
-    static int u8(MemorySegment m, long at) {
+    public static int u8(MemorySegment m, long at) {
         return m.get(JAVA_BYTE, at) & 0xff;
     }
 
-    static int u16(MemorySegment m, long at) {
+    public static int u16(MemorySegment m, long at) {
         return m.get(JAVA_SHORT_UNALIGNED, at) & 0xffff;
     }
 
-    static int u32(MemorySegment m, long at) {
+    public static int u32(MemorySegment m, long at) {
         return m.get(JAVA_INT_UNALIGNED, at);
     }
 
-    static int be16(MemorySegment m, long at) {
+    public static int be16(MemorySegment m, long at) {
         return m.get(BE16, at) & 0xffff;
     }
 
-    static int be32(MemorySegment m, long at) {
+    public static int be32(MemorySegment m, long at) {
         return m.get(BE32, at);
     }
 
     /** Writes messages one after another into a buffer, for a single send. */
-    static final class Writer {
+    public static final class Writer {
         private final MemorySegment buffer;
         private int position;
         private int messageStart;
         private int attributeStart;
 
-        Writer(MemorySegment buffer) {
+        public Writer(MemorySegment buffer) {
             this.buffer = buffer;
         }
 
-        MemorySegment buffer() {
+        public MemorySegment buffer() {
             return buffer;
         }
 
-        int length() {
+        public int length() {
             return position;
         }
 
-        int free() {
+        public int free() {
             return (int) buffer.byteSize() - position;
         }
 
-        void clear() {
+        public void clear() {
             position = 0;
         }
 
-        Writer begin(int type, int flags, int sequence) {
+        public Writer begin(int type, int flags, int sequence) {
             messageStart = position;
             buffer.set(JAVA_INT_UNALIGNED, position, 0);
             buffer.set(JAVA_SHORT_UNALIGNED, position + 4, (short) type);
@@ -120,59 +120,59 @@ final class Netlink {
             return this;
         }
 
-        Writer u8(int value) {
+        public Writer u8(int value) {
             buffer.set(JAVA_BYTE, position++, (byte) value);
             return this;
         }
 
-        Writer u16(int value) {
+        public Writer u16(int value) {
             buffer.set(JAVA_SHORT_UNALIGNED, position, (short) value);
             position += 2;
             return this;
         }
 
-        Writer u32(int value) {
+        public Writer u32(int value) {
             buffer.set(JAVA_INT_UNALIGNED, position, value);
             position += 4;
             return this;
         }
 
-        Writer be16(int value) {
+        public Writer be16(int value) {
             buffer.set(BE16, position, (short) value);
             position += 2;
             return this;
         }
 
-        Writer be32(int value) {
+        public Writer be32(int value) {
             buffer.set(BE32, position, value);
             position += 4;
             return this;
         }
 
-        Writer bytes(MemorySegment source, long offset, int length) {
+        public Writer bytes(MemorySegment source, long offset, int length) {
             MemorySegment.copy(source, offset, buffer, position, length);
             position += length;
             return this;
         }
 
-        Writer beginAttribute(int type) {
+        public Writer beginAttribute(int type) {
             attributeStart = position;
             buffer.set(JAVA_SHORT_UNALIGNED, position + 2, (short) type);
             position += ATTRIBUTE_HEADER;
             return this;
         }
 
-        Writer endAttribute() {
+        public Writer endAttribute() {
             buffer.set(JAVA_SHORT_UNALIGNED, attributeStart, (short) (position - attributeStart));
             pad();
             return this;
         }
 
-        Writer attributeBe32(int type, int value) {
+        public Writer attributeBe32(int type, int value) {
             return beginAttribute(type).be32(value).endAttribute();
         }
 
-        Writer attributeString(int type, String value) {
+        public Writer attributeString(int type, String value) {
             beginAttribute(type);
             byte[] text = value.getBytes(java.nio.charset.StandardCharsets.UTF_8);
             MemorySegment.copy(MemorySegment.ofArray(text), 0, buffer, position, text.length);
@@ -180,7 +180,7 @@ final class Netlink {
             return u8(0).endAttribute();
         }
 
-        void end() {
+        public void end() {
             pad();
             buffer.set(JAVA_INT_UNALIGNED, messageStart, position - messageStart);
         }

@@ -110,7 +110,7 @@ public final class NetlinkSocket implements AutoCloseable {
      * (netlink_sendmsg fails only before netlink_rcv sees it), so a failed send is simply made once
      * more through the call that captures errno: it succeeds, or says why.
      */
-    void sendBatch(MemorySegment buffer, long length) throws ErrnoException {
+    public void sendBatch(MemorySegment buffer, long length) throws ErrnoException {
         if (Libc.sendBare(fd, buffer, length, 0) < 0) {
             Libc.send(fd, buffer, length, 0);
         }
@@ -133,7 +133,7 @@ public final class NetlinkSocket implements AutoCloseable {
     }
 
     /** What {@link #receive(DatagramBatch)} returns when the socket overflowed (ENOBUFS). */
-    static final int OVERRUN = -1;
+    public static final int OVERRUN = -1;
 
     /**
      * Receives up to a batch of datagrams in one recvmmsg(2): waits (up to the receive timeout) for
@@ -146,7 +146,7 @@ public final class NetlinkSocket implements AutoCloseable {
      * waiting, capturing errno: a timeout or a signal answers EAGAIN or EINTR (or data that came
      * meanwhile), and any other error is thrown rather than retried in a tight loop.
      */
-    int receive(DatagramBatch batch) throws ErrnoException {
+    public int receive(DatagramBatch batch) throws ErrnoException {
         int result = Libc.recvmmsg(fd, batch.vector, batch.count, Libc.MSG_WAITFORONE);
         if (result >= 0) {
             return result;

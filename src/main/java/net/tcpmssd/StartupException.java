@@ -1,8 +1,0 @@
-package net.tcpmssd;
-
-/** tcpmssd cannot start: the message is printed after "tcpmssd: " and the exit status is 1. */
-final class StartupException extends Exception {
-    StartupException(String message) {
-        super(message, null, false, false);
-    }
-}

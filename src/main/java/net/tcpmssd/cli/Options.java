@@ -1,0 +1,263 @@
+package net.tcpmssd.cli;
+
+import java.util.ArrayList;
+import java.util.List;
+import joptsimple.OptionException;
+import joptsimple.OptionParser;
+import joptsimple.OptionSet;
+import net.tcpmssd.mss.MssSource;
+
+/**
+ * The command line of SPEC §1: {@code tcpmssd [-bv] -p port {-i iface | -m mtu}} in getopt(3)
+ * grammar, plus long-option extensions that never change what the original flags mean.
+ *
+ * <p>jopt-simple does the grammar (clustered flags, attached or separate arguments, {@code --});
+ * values are taken as strings and checked here so that every error has the original's wording.
+ */
+public record Options(
+        boolean bothDirections,
+        boolean verbose,
+        boolean foreground,
+        String pidfile,
+        int queue,
+        int queues,
+        MssSource source,
+        boolean addMss,
+        MetricsAddress metrics,
+        int queueLength,
+        Action action) {
+
+    /** What the invocation asks for besides running. */
+    public enum Action { RUN, HELP, VERSION, PRINT_RULES }
+
+    static final int MIN_MTU = 68;   // RFC 791: every IPv4 module must forward 68 octets
+    public static final int MAX_MTU = 65535;
+    /**
+     * Packets the kernel holds per queue waiting for a verdict: a burst of SYNs this long waits
+     * to be clamped; beyond it fail-open passes them unclamped. Each costs kernel memory (about a
+     * kilobyte), not ours.
+     */
+    public static final int DEFAULT_QUEUE_LENGTH = 16384;
+    static final int MAX_QUEUE_LENGTH = 1_000_000;
+    /** At most this many queues in a -p range: one thread each, far more than cores. */
+    static final int MAX_QUEUES = 256;
+
+    /** The -p argument as given: "100", or "100-103" for a range. */
+    public String queueSpec() {
+        return queues == 1 ? Integer.toString(queue) : queue + "-" + (queue + queues - 1);
+    }
+
+    /** Detaches and logs to syslog: neither -v nor --foreground. */
+    public boolean detaches() {
+        return !verbose && !foreground;
+    }
+
+    /** The MTU source is an interface. */
+    public boolean followsInterface() {
+        return source instanceof MssSource.InterfaceMtu;
+    }
+
+    /** The interface of -i, or null. */
+    public String interfaceName() {
+        return source instanceof MssSource.InterfaceMtu(String name) ? name : null;
+    }
+
+    public static Options parse(String... args) throws UsageException {
+        Grammar g = new Grammar(args);
+        if (g.help || g.version) {
+            return new Options(false, false, false, null, 0, 0, null, false, null, 0, g.help ? Action.HELP : Action.VERSION);
+        }
+        int mtu = 0;
+        if (g.mtu != null) {
+            mtu = decimal(g.mtu, MIN_MTU, MAX_MTU, "invalid MTU value");
+        }
+        int setMss = 0;
+        if (g.setMss != null) {
+            // TCP_MIN_MSS (88) is the least Linux itself will use; the largest an MSS field holds.
+            setMss = decimal(g.setMss, 88, 65535, "invalid MSS value");
+        }
+        int queue = 0;
+        int queues = 1;
+        if (g.port != null) {
+            // An extension for several queues (iptables --queue-balance A:B): -p A-B.
+            int dash = g.port.indexOf('-', 1);
+            queue = decimal(dash < 0 ? g.port : g.port.substring(0, dash), 0, 65535, "invalid port number");
+            if (dash >= 0) {
+                int last = decimal(g.port.substring(dash + 1), queue, Math.min(65535, queue + MAX_QUEUES - 1), "invalid port number");
+                queues = last - queue + 1;
+            }
+        }
+        int sources = (g.interfaceName != null ? 1 : 0) + (g.mtu != null ? 1 : 0) + (g.pmtu ? 1 : 0) + (g.setMss != null ? 1 : 0);
+        if (g.port == null || sources != 1) {
+            throw UsageException.usage();
+        }
+        MetricsAddress metrics = g.metrics == null ? null : MetricsAddress.parse(g.metrics);
+        MssSource source = g.interfaceName != null ? new MssSource.InterfaceMtu(g.interfaceName)
+                : g.mtu != null ? new MssSource.FixedMtu(mtu)
+                : g.pmtu ? new MssSource.PathMtu()
+                : new MssSource.FixedMss(setMss);
+        int queueLength = g.queueLength == null ? DEFAULT_QUEUE_LENGTH
+                : decimal(g.queueLength, 1, MAX_QUEUE_LENGTH, "invalid queue length");
+        return new Options(g.both, g.verbose, g.foreground, g.pidfile, queue, queues, source, g.addMss, metrics,
+                queueLength, g.printRules ? Action.PRINT_RULES : Action.RUN);
+    }
+
+    /** A plain decimal number in range: no sign, no spaces, no hex (strtol would stop early; we refuse). */
+    private static int decimal(String text, int min, int max, String error) throws UsageException {
+        if (text.isEmpty() || text.length() > 6 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            throw UsageException.invalid(error);
+        }
+        int value = Integer.parseInt(text);
+        if (value < min || value > max) {
+            throw UsageException.invalid(error);
+        }
+        return value;
+    }
+
+    public static String help() {
+        return UsageException.USAGE + "\n"
+                + "\n"
+                + "Lowers the TCP MSS option of SYN segments queued by netfilter (NFQUEUE) to the\n"
+                + "largest that fits the MTU: MTU-40 for IPv4, MTU-60 for IPv6.\n"
+                + "\n"
+                + "  -p port        NFQUEUE queue number to bind (0-65535); A-B binds queues A to B,\n"
+                + "                 one thread each (iptables --queue-balance A:B)\n"
+                + "  -m mtu         clamp for this MTU (68-65535)\n"
+                + "  -i iface       clamp for this interface's MTU\n"
+                + "  -b             treat incoming packets too (PREROUTING, INPUT); default: outgoing only\n"
+                + "  -v             stay in the foreground and log every change to stderr\n"
+                + "  --foreground   stay in the foreground without per-packet lines (for supervisors)\n"
+                + "  --pidfile path where to write the pid (default /var/run/tcpmssd.IFACE.pid or .PORT.pid)\n"
+                + "  --pmtu         instead of -i/-m: per SYN, the path MTU toward its destination and back\n"
+                + "  --set-mss N    instead of -i/-m: clamp to MSS N (88-65535), both IP versions\n"
+                + "  --add-mss      give SYNs without an MSS option one (536 IPv4, 1220 IPv6, or less)\n"
+                + "  --print-rules  print the iptables, ip6tables and nftables rules for these options\n"
+                + "  --metrics ADDR:PORT  serve the counters for Prometheus (e.g. 127.0.0.1:9815)\n"
+                + "  --queue-length N  packets the kernel holds per queue for a verdict (default 16384)\n"
+                + "  --help         print this help\n"
+                + "  --version      print the version\n"
+                + "\n"
+                + "Queue the SYNs to it, e.g.:\n"
+                + "  iptables -t mangle -A FORWARD -o ppp0 -p tcp --tcp-flags SYN,RST SYN \\\n"
+                + "           -j NFQUEUE --queue-num 100 --queue-bypass\n";
+    }
+
+    /**
+     * The grammar, by jopt-simple, given the words as getopt(3) reads them (see
+     * {@link #asGetoptReadsThem}). Its classes are modern class files, which the JDK's AOT cache
+     * can hold: picocli's (Java 5) could not, and loading and verifying them cost a tenth of a
+     * second at every start (BENCHMARKS.md).
+     */
+    private static final class Grammar {
+        private static final String SHORT_FLAGS = "bv";
+        private static final String SHORT_VALUES = "pim";
+        private static final List<String> LONG_FLAGS = List.of("foreground", "pmtu", "add-mss", "print-rules", "help", "version");
+        private static final List<String> LONG_VALUES = List.of("pidfile", "set-mss", "metrics", "queue-length");
+
+        final boolean both;
+        final boolean verbose;
+        final String port;
+        final String interfaceName;
+        final String mtu;
+        final boolean foreground;
+        final String pidfile;
+        final boolean pmtu;
+        final String setMss;
+        final boolean addMss;
+        final boolean printRules;
+        final String metrics;
+        final String queueLength;
+        final boolean help;
+        final boolean version;
+        private final OptionSet set;
+
+        Grammar(String... args) throws UsageException {
+            OptionParser parser = new OptionParser(false); // no abbreviated long options
+            for (char flag : SHORT_FLAGS.toCharArray()) {
+                parser.accepts(String.valueOf(flag));
+            }
+            for (char option : SHORT_VALUES.toCharArray()) {
+                parser.accepts(String.valueOf(option)).withRequiredArg();
+            }
+            LONG_FLAGS.forEach(parser::accepts);
+            LONG_VALUES.forEach(option -> parser.accepts(option).withRequiredArg());
+            try {
+                set = parser.parse(asGetoptReadsThem(args));
+            } catch (OptionException e) {
+                throw UsageException.usage();
+            }
+            if (!set.nonOptionArguments().isEmpty()) {
+                throw UsageException.usage(); // no operands, also none after "--"
+            }
+            both = set.has("b");
+            verbose = set.has("v");
+            port = last("p");
+            interfaceName = last("i");
+            mtu = last("m");
+            foreground = set.has("foreground");
+            pidfile = last("pidfile");
+            pmtu = set.has("pmtu");
+            setMss = last("set-mss");
+            addMss = set.has("add-mss");
+            printRules = set.has("print-rules");
+            metrics = last("metrics");
+            queueLength = last("queue-length");
+            help = set.has("help");
+            version = set.has("version");
+        }
+
+        /**
+         * The words rewritten so that jopt-simple reads them as getopt(3) does: each short option a
+         * word of its own, its argument the next ("-vbp100" becomes "-v" "-b" "-p" "100"). getopt
+         * takes an option's argument from the rest of its word, else from the next word, whatever
+         * it looks like: "-p -b", "-p=1" and "-pmtu" give the port "-b", "=1" and "mtu", where
+         * jopt-simple alone would read "-p=1" as port 1 and "-pmtu" as --pmtu. Long options, "--"
+         * and what follows pass as they are, but not the long options getopt_long(3) refuses: one of
+         * a single letter ("--p"), or a value given to a flag ("--foreground=x").
+         */
+        private static String[] asGetoptReadsThem(String[] args) throws UsageException {
+            List<String> words = new ArrayList<>();
+            int next = 0;
+            while (next < args.length && !args[next].equals("--")) {
+                String word = args[next++];
+                if (word.startsWith("--")) {
+                    int equals = word.indexOf('=');
+                    String name = word.substring(2, equals < 0 ? word.length() : equals);
+                    if (name.length() == 1 || (equals >= 0 && LONG_FLAGS.contains(name))) {
+                        throw UsageException.usage();
+                    }
+                    words.add(word);
+                    if (equals < 0 && LONG_VALUES.contains(name) && next < args.length) {
+                        words.add(args[next++]); // its value, whatever it looks like
+                    }
+                } else if (word.startsWith("-") && word.length() > 1) {
+                    for (int at = 1; at < word.length(); at++) {
+                        char option = word.charAt(at);
+                        if (SHORT_FLAGS.indexOf(option) < 0 && SHORT_VALUES.indexOf(option) < 0) {
+                            throw UsageException.usage();
+                        }
+                        words.add("-" + option);
+                        if (SHORT_VALUES.indexOf(option) >= 0) {
+                            if (at + 1 < word.length()) {
+                                words.add(word.substring(at + 1));
+                            } else if (next < args.length) {
+                                words.add(args[next++]);
+                            }
+                            break;
+                        }
+                    }
+                } else {
+                    words.add(word); // an operand: refused once parsed
+                }
+            }
+            words.addAll(List.of(args).subList(next, args.length)); // "--" and what follows
+            return words.toArray(String[]::new);
+        }
+
+        /** Like getopt, an option given twice takes its last value. */
+        private String last(String option) {
+            List<?> values = set.valuesOf(option);
+            return values.isEmpty() ? null : (String) values.getLast();
+        }
+    }
+}

@@ -1,0 +1,25 @@
+package net.tcpmssd.daemon;
+
+import java.io.PrintStream;
+
+/** Where the daemon's lines go: stderr in the foreground, syslog once detached. */
+public interface Log {
+
+    void info(String line);
+
+    void warning(String line);
+
+    static Log to(PrintStream stream) {
+        return new Log() {
+            @Override
+            public void info(String line) {
+                stream.println(line);
+            }
+
+            @Override
+            public void warning(String line) {
+                stream.println("warning: " + line);
+            }
+        };
+    }
+}

@@ -1,0 +1,211 @@
+package net.tcpmssd.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+import net.tcpmssd.mss.MssSource;
+
+/** SPEC §1: the getopt grammar, every error with its exact line. */
+class OptionsTest {
+
+    private static final String USAGE = "usage: tcpmssd [-bv] -p port {-i iface | -m mtu}";
+
+    @Test
+    void separateArguments() throws Exception {
+        Options o = Options.parse("-p", "100", "-m", "1280");
+        assertThat(o.queue()).isEqualTo(100);
+        assertThat(o.source()).isEqualTo(new MssSource.FixedMtu(1280));
+        assertThat(o.followsInterface()).isFalse();
+        assertThat(o.bothDirections()).isFalse();
+        assertThat(o.verbose()).isFalse();
+    }
+
+    @Test
+    void attachedArgumentsAndClusteredFlags() throws Exception {
+        Options o = Options.parse("-bv", "-p100", "-m1492");
+        assertThat(o.bothDirections()).isTrue();
+        assertThat(o.verbose()).isTrue();
+        assertThat(o.queue()).isEqualTo(100);
+        assertThat(o.source()).isEqualTo(new MssSource.FixedMtu(1492));
+    }
+
+    @Test
+    void clusterEndingInAnOptionTakesTheNextArgument() throws Exception {
+        Options o = Options.parse("-vbp", "7", "-i", "ppp0");
+        assertThat(o.verbose()).isTrue();
+        assertThat(o.bothDirections()).isTrue();
+        assertThat(o.queue()).isEqualTo(7);
+        assertThat(o.interfaceName()).isEqualTo("ppp0");
+        assertThat(o.followsInterface()).isTrue();
+    }
+
+    @Test
+    void clusterWithAttachedArgument() throws Exception {
+        Options o = Options.parse("-vp65535", "-m68");
+        assertThat(o.queue()).isEqualTo(65535);
+        assertThat(o.source()).isEqualTo(new MssSource.FixedMtu(68));
+    }
+
+    @Test
+    void doubleDashEndsOptions() throws Exception {
+        assertThat(Options.parse("-p", "0", "-m", "65535", "--").queue()).isZero();
+        assertUsage("-p", "1", "--", "-m", "1280");
+    }
+
+    @Test
+    void lastOccurrenceWinsAsWithGetopt() throws Exception {
+        assertThat(Options.parse("-p", "1", "-m", "1400", "-m", "1280").source()).isEqualTo(new MssSource.FixedMtu(1280));
+    }
+
+    @Test
+    void optionArgumentMayLookLikeAnOption() {
+        assertInvalid("invalid port number", "-p", "-b", "-m", "1280");
+    }
+
+    @Test
+    void grammarErrorsPrintTheUsageLine() {
+        assertUsage();
+        assertUsage("-p", "100");
+        assertUsage("-m", "1280");
+        assertUsage("-p", "100", "-m", "1280", "-i", "eth0");
+        assertUsage("-p", "100", "-m", "1280", "extra");
+        assertUsage("-x", "-p", "100", "-m", "1280");
+        assertUsage("-p", "100", "-m");
+        assertUsage("-p");
+        assertUsage("--nonsense", "-p", "1", "-m", "1280");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"67", "65536", "0", "abc", "", "-5", "+1280", "1280x", " 1280", "0x500", "99999999999"})
+    void invalidMtu(String mtu) {
+        assertInvalid("invalid MTU value", "-p", "100", "-m", mtu);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"65536", "-1", "abc", "", "1e3", "100 "})
+    void invalidPort(String port) {
+        assertInvalid("invalid port number", "-p", port, "-m", "1280");
+    }
+
+    @Test
+    void boundsAreInclusive() throws Exception {
+        assertThat(Options.parse("-p", "65535", "-m", "68").source()).isEqualTo(new MssSource.FixedMtu(68));
+        assertThat(Options.parse("-p", "0", "-m", "65535").source()).isEqualTo(new MssSource.FixedMtu(65535));
+    }
+
+    @Test
+    void queueRangeIsAnExtensionOfMinusP() throws Exception {
+        Options range = Options.parse("-p", "100-103", "-m", "1280");
+        assertThat(range.queue()).isEqualTo(100);
+        assertThat(range.queues()).isEqualTo(4);
+        assertThat(range.queueSpec()).isEqualTo("100-103");
+        Options single = Options.parse("-p", "7", "-m", "1280");
+        assertThat(single.queues()).isEqualTo(1);
+        assertThat(single.queueSpec()).isEqualTo("7");
+        assertThat(Options.parse("-p", "5-5", "-m", "1280").queues()).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"100-99", "100-", "-100", "100--101", "100-65536", "1-1000", "a-b", "100-101-102"})
+    void invalidQueueRange(String port) {
+        assertInvalid("invalid port number", "-p", port, "-m", "1280");
+    }
+
+    @Test
+    void mssSourcesAreExclusive() throws Exception {
+        assertThat(Options.parse("-p", "1", "--pmtu").source()).isEqualTo(new MssSource.PathMtu());
+        assertThat(Options.parse("-p", "1", "--set-mss", "1400").source()).isEqualTo(new MssSource.FixedMss(1400));
+        assertThat(Options.parse("-p", "1", "-i", "ppp0").source()).isEqualTo(new MssSource.InterfaceMtu("ppp0"));
+        assertUsage("-p", "1", "--pmtu", "-m", "1280");
+        assertUsage("-p", "1", "--set-mss", "1400", "-i", "ppp0");
+        assertUsage("-p", "1", "--pmtu", "--set-mss", "1400");
+        assertUsage("-p", "1", "--add-mss");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"87", "65536", "x", "", "-1"})
+    void invalidSetMss(String mss) {
+        assertInvalid("invalid MSS value", "-p", "1", "--set-mss", mss);
+    }
+
+    @Test
+    void extensionsLeaveTheOriginalFlagsAlone() throws Exception {
+        Options o = Options.parse("-bv", "-p", "100", "-m", "1280", "--add-mss", "--metrics", "127.0.0.1:9815");
+        assertThat(o.bothDirections()).isTrue();
+        assertThat(o.verbose()).isTrue();
+        assertThat(o.addMss()).isTrue();
+        assertThat(o.metrics()).isEqualTo(new MetricsAddress("127.0.0.1", 9815));
+        assertThat(Options.parse("-p", "100", "-m", "1280", "--print-rules").action()).isEqualTo(Options.Action.PRINT_RULES);
+    }
+
+    @Test
+    void metricsAddresses() throws Exception {
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "9815").metrics()).hasToString("127.0.0.1:9815");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "0.0.0.0:9815").metrics()).hasToString("0.0.0.0:9815");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "[::1]:9815").metrics()).isEqualTo(new MetricsAddress("::1", 9815));
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "localhost:1").metrics()).hasToString("localhost:1");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"::1:9815", "host:", ":80", "1.2.3.4:99999", "a b:1"})
+    void invalidMetricsAddress(String address) {
+        assertInvalid("invalid metrics address " + address + (address.equals("::1:9815") ? " (write IPv6 as [addr]:port)" : ""),
+                "-p", "1", "-m", "1280", "--metrics", address);
+    }
+
+    @Test
+    void helpAndVersion() throws Exception {
+        assertThat(Options.parse("--help").action()).isEqualTo(Options.Action.HELP);
+        assertThat(Options.parse("--version").action()).isEqualTo(Options.Action.VERSION);
+        assertThat(Options.help()).startsWith(USAGE);
+    }
+
+    @Test
+    void foregroundIsAnExtensionBesideTheOriginalFlags() throws Exception {
+        Options o = Options.parse("--foreground", "-p", "3", "-m", "1500");
+        assertThat(o.foreground()).isTrue();
+        assertThat(o.verbose()).isFalse();
+    }
+
+    @Test
+    void refusesWordsGetoptRefuses() {
+        assertUsage("-p", "1", "-m", "1280", "-b=1");          // '=' is no option
+        assertUsage("-p", "1", "-m", "1280", "-vx");
+        assertUsage("-p", "1", "-m", "1280", "--foreground=yes");
+        assertUsage("--p", "1", "-m", "1280");                // short options have no long form
+        assertUsage("-p", "1", "--m", "1280");
+        assertUsage("--b", "-p", "1", "-m", "1280");
+    }
+
+    @Test
+    void readsClustersAsGetoptDoes() throws UsageException {
+        assertInvalid("invalid port number", "-pmtu", "-m", "1280");   // -p "mtu", not --pmtu
+        assertInvalid("invalid port number", "-p=1", "-m", "1280");    // -p "=1"
+        assertInvalid("invalid MTU value", "-p", "1", "-m=1280");
+        assertThat(Options.parse("-m", "1280", "-pidfile", "-p", "1").queue()).isEqualTo(1); // -p "idfile", then -p 1
+        assertThat(Options.parse("-p1", "-i=eth0").interfaceName()).isEqualTo("=eth0");
+    }
+
+    @Test
+    void takesWhatLooksLikeAnOptionAsAValue() throws UsageException {
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "-b=1").pidfile()).isEqualTo("-b=1");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile=--pmtu").pidfile()).isEqualTo("--pmtu");
+        assertThat(Options.parse("-vbp", "1", "-i", "-pmtu").interfaceName()).isEqualTo("-pmtu");
+        assertThat(Options.parse("-p1", "-i-b=1").interfaceName()).isEqualTo("-b=1");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "--").pidfile()).isEqualTo("--");
+        assertThat(Options.parse("-p", "1", "--set-mss=1300").source()).isEqualTo(new MssSource.FixedMss(1300));
+    }
+
+    private static void assertUsage(String... args) {
+        assertThatThrownBy(() -> Options.parse(args))
+                .isInstanceOfSatisfying(UsageException.class, e -> assertThat(e.line()).isEqualTo(USAGE));
+    }
+
+    private static void assertInvalid(String message, String... args) {
+        assertThatThrownBy(() -> Options.parse(args))
+                .isInstanceOfSatisfying(UsageException.class, e -> assertThat(e.line()).isEqualTo("tcpmssd: " + message));
+    }
+}
