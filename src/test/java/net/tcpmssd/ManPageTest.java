@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
+import net.tcpmssd.lab.ListedPrograms;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -15,13 +17,14 @@ class ManPageTest {
     private static final Path PAGE = Path.of("man/tcpmssd.8");
 
     private static String[] render() throws Exception {
-        if (!Files.isExecutable(Path.of("/usr/bin/man"))) {
+        String unavailable = ListedPrograms.unavailable();
+        if (unavailable != null) {
             if ("true".equals(System.getenv("CI"))) {
-                throw new AssertionError("man is not installed (scripts/deps installs man-db)");
+                throw new AssertionError(unavailable);
             }
-            Assumptions.abort("man is not installed");
+            Assumptions.abort(unavailable);
         }
-        ProcessBuilder builder = new ProcessBuilder("man", "--warnings", "-E", "UTF-8", "-l", PAGE.toString());
+        ProcessBuilder builder = ListedPrograms.processBuilder(List.of("man", "--warnings", "-E", "UTF-8", "-l", PAGE.toString()));
         builder.environment().put("MANWIDTH", "80");
         builder.environment().put("LC_ALL", "C.UTF-8");
         builder.environment().put("MANPAGER", "cat");

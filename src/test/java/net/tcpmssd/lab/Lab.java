@@ -92,28 +92,18 @@ public final class Lab implements AutoCloseable {
         if (!"root".equals(System.getProperty("user.name"))) {
             missing.add("root");
         }
-        for (String tool : List.of("ip", "iptables", "ip6tables", "socat", "tcpdump")) {
-            if (!onPath(tool)) {
-                missing.add(tool);
-            }
+        String programs = ListedPrograms.unavailable();
+        if (programs != null) {
+            missing.add(programs);
         }
         if (missing.isEmpty()) {
             return;
         }
-        String why = "the namespace lab needs " + String.join(", ", missing) + " (run scripts/deps as root)";
+        String why = "the namespace lab needs " + String.join("; ", missing);
         if ("true".equals(System.getenv("CI"))) {
             fail(why);
         }
         Assumptions.abort(why);
-    }
-
-    private static boolean onPath(String tool) {
-        for (String dir : (System.getenv("PATH") + ":/usr/sbin:/sbin").split(":")) {
-            if (Files.isExecutable(Path.of(dir, tool))) {
-                return true;
-            }
-        }
-        return false;
     }
 
     public String namespace(String host) {
@@ -128,7 +118,7 @@ public final class Lab implements AutoCloseable {
     public Result host(String host, String... command) {
         List<String> full = inNamespace(host, command);
         try {
-            Process p = new ProcessBuilder(full).redirectErrorStream(false).start();
+            Process p = ListedPrograms.processBuilder(full).redirectErrorStream(false).start();
             p.getOutputStream().close();
             Path out = scratch.resolve("out-" + SERIAL.incrementAndGet());
             // Read both streams fully so that a chatty command cannot block on a full pipe.
@@ -156,7 +146,7 @@ public final class Lab implements AutoCloseable {
     /** Starts a command on a lab host in the background; it is killed when the lab closes. */
     public Process spawn(String host, Path log, String... command) {
         try {
-            Process p = new ProcessBuilder(inNamespace(host, command))
+            Process p = ListedPrograms.processBuilder(inNamespace(host, command))
                     .redirectErrorStream(true)
                     .redirectOutput(log.toFile())
                     .start();
