@@ -37,13 +37,13 @@ public final class Main {
             System.err.println("tcpmssd: " + e.getMessage());
             return 1;
         } catch (Throwable t) {
-            // A bug, not an operator's mistake: still one line, never a trace (SPEC §1).
+            // A bug, not an operator's mistake: still one line, never a trace (BEHAVIOUR §1).
             System.err.println("tcpmssd: internal error: " + t);
             return 70; // EX_SOFTWARE, sysexits(3)
         }
     }
 
-    /** In the foreground, or detached (SPEC §5): see {@link Detach} for how a JVM detaches. */
+    /** In the foreground, or detached (BEHAVIOUR §5): see {@link Detach} for how a JVM detaches. */
     private static int runDaemon(Options options, String[] args) throws Exception {
         boolean child = options.detaches() && Detach.isChild();
         if (options.detaches() && !child) {

@@ -16,7 +16,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * The real daemon in the namespace lab (SPEC §6), through real iptables NFQUEUE rules and real TCP
+ * The real daemon in the namespace lab (BEHAVIOUR §6), through real iptables NFQUEUE rules and real TCP
  * connections: client ── router (tcpmssd) ══ 1280 ══ wan ── server.
  */
 class ClampingLabIT {
@@ -132,7 +132,7 @@ class ClampingLabIT {
     }
 
     @Test
-    void aSecondDaemonOnTheSameQueueFailsWithTheSpecMessage() {
+    void aSecondDaemonOnTheSameQueueFailsWithTheDocumentedMessage() {
         try (Tcpmssd first = Tcpmssd.start(lab, QUEUE, "-v", "-p", "100", "-m", "1280")) {
             Lab.Result second = Tcpmssd.run(lab, "-v", "-p", "100", "-m", "1280");
             assertThat(second.status()).isEqualTo(1);

@@ -63,7 +63,7 @@ class DaemonLabIT {
     void detachesOnlyOnceBoundThenClampsLogsToSyslogAndStopsOnSigterm() throws Exception {
         Path syslog = startDetachedWithSyslog("-p", "100", "-i", "wan0");
 
-        // The parent returned: the queue is already bound and the pidfile written (SPEC §5).
+        // The parent returned: the queue is already bound and the pidfile written (BEHAVIOUR §5).
         assertThat(Tcpmssd.queueBound(lab, QUEUE)).isTrue();
         Path pidfile = Path.of("/var/run/tcpmssd.wan0.pid");
         String pid = Files.readString(pidfile).trim();

@@ -42,7 +42,7 @@ class ReliabilityLabIT {
 
 
     /**
-     * Packets the daemon must pass untouched, each of a kind SPEC §4 names, built to survive the
+     * Packets the daemon must pass untouched, each of a kind BEHAVIOUR §4 names, built to survive the
      * router's own IP checks (a bad IPv4 header length or total length never reaches netfilter:
      * ip_rcv drops it first; the core's unit tests cover those).
      */

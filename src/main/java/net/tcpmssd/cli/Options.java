@@ -8,7 +8,7 @@ import joptsimple.OptionSet;
 import net.tcpmssd.mss.MssSource;
 
 /**
- * The command line of SPEC §1: {@code tcpmssd [-bv] -p port {-i iface | -m mtu}} in getopt(3)
+ * The command line of BEHAVIOUR §1: {@code tcpmssd [-bv] -p port {-i iface | -m mtu}} in getopt(3)
  * grammar, plus long-option extensions that never change what the original flags mean.
  *
  * <p>jopt-simple does the grammar (clustered flags, attached or separate arguments, {@code --});

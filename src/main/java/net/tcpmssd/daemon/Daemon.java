@@ -176,7 +176,7 @@ public final class Daemon {
         }
     }
 
-    /** The per-packet decision: direction first (SPEC §2), then the core (SPEC §4). */
+    /** The per-packet decision: direction first (BEHAVIOUR §2), then the core (BEHAVIOUR §4). */
     private boolean handle(QueuedPacket packet, QueueState state) {
         MaxMss max = state.routes == null ? this.max : pathMaxMss(packet, state);
         Outcome outcome = packet.incoming() && !options.bothDirections()

@@ -11,7 +11,7 @@ import java.nio.file.StandardOpenOption;
 import net.tcpmssd.cli.Options;
 
 /**
- * The pidfile of SPEC §5, held the way pidfile(3) holds it: the running daemon keeps a lock on
+ * The pidfile of BEHAVIOUR §5, held the way pidfile(3) holds it: the running daemon keeps a lock on
  * the file, so a file left by a dead process (no lock) is simply taken over, while a live one
  * (locked) refuses the start. No guessing from pids that the kernel may have reused.
  */

@@ -5,7 +5,7 @@ import sun.misc.Signal;
 /**
  * POSIX signals for the daemon. Handlers run on a JVM thread of their own, never inside the packet
  * loop, so they only set flags or read state. The JVM's own SIGTERM/SIGINT handling would exit with status
- * 143/130 through shutdown hooks; SPEC §5 wants an orderly stop and status 0, so tcpmssd takes
+ * 143/130 through shutdown hooks; BEHAVIOUR §5 wants an orderly stop and status 0, so tcpmssd takes
  * those signals itself (sun.misc.Signal, in the jdk.unsupported module, the supported way to do so).
  */
 final class Signals {

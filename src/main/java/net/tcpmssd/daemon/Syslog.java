@@ -2,7 +2,7 @@ package net.tcpmssd.daemon;
 
 import net.tcpmssd.os.Libc;
 
-/** Log lines to syslog(3), facility daemon, ident tcpmssd (SPEC §5): the detached daemon's log. */
+/** Log lines to syslog(3), facility daemon, ident tcpmssd (BEHAVIOUR §5): the detached daemon's log. */
 public final class Syslog implements Log {
 
     private Syslog() {}

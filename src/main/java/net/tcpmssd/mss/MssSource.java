@@ -1,6 +1,6 @@
 package net.tcpmssd.mss;
 
-/** Where the maximum MSS comes from: exactly one per daemon (SPEC §1, §3). */
+/** Where the maximum MSS comes from: exactly one per daemon (BEHAVIOUR §1, §3). */
 public sealed interface MssSource {
 
     /** -m: a fixed MTU. */

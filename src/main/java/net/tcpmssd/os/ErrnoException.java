@@ -2,7 +2,7 @@ package net.tcpmssd.os;
 
 import java.io.IOException;
 
-/** A system call failed; carries errno so callers can tell the cases SPEC §2 names apart. */
+/** A system call failed; carries errno so callers can tell the cases BEHAVIOUR §2 names apart. */
 public final class ErrnoException extends IOException {
 
     private final int errno;

@@ -13,7 +13,7 @@ import java.nio.ByteOrder;
  * <p>Pure logic, no I/O and no allocation: a packet (IP header first) lies in a memory segment at
  * an offset with a length; the method reads it, rewrites MSS options that exceed the maximum, fixes
  * the TCP checksum incrementally and says what it did. Any packet it does not fully understand is
- * left byte-for-byte as it came (SPEC §4): a router must never break what it cannot parse.
+ * left byte-for-byte as it came (BEHAVIOUR §4): a router must never break what it cannot parse.
  *
  * <p>Like the kernel's xt_TCPMSS.c, one routine serves both IP versions: each version only finds
  * where the TCP header starts; the TCP work is shared.

@@ -17,7 +17,7 @@ import net.tcpmssd.netlink.DatagramBatch;
  *
  * <p>The kernel sends each queued packet as an NFQNL_MSG_PACKET message with its id, the hook and
  * the whole packet; it holds the packet until it gets an NFQNL_MSG_VERDICT for that id. This class
- * guarantees the rule of SPEC §2: every packet received gets exactly one NF_ACCEPT verdict, with
+ * guarantees the rule of BEHAVIOUR §2: every packet received gets exactly one NF_ACCEPT verdict, with
  * the new payload when the handler changed it. Verdicts of one batch go out in one send.
  */
 public final class NfQueue implements AutoCloseable {
@@ -52,7 +52,7 @@ public final class NfQueue implements AutoCloseable {
     private static final int CMD_UNBIND = 2;
     private static final int COPY_PACKET = 2;
     private static final int COPY_RANGE = 0xffff;
-    /** NFQA_CFG_F_FAIL_OPEN: when the queue or our socket is full, accept instead of drop (SPEC §2). */
+    /** NFQA_CFG_F_FAIL_OPEN: when the queue or our socket is full, accept instead of drop (BEHAVIOUR §2). */
     private static final int FLAG_FAIL_OPEN = 1;
 
     private static final int ATTR_PACKET_HDR = 1;

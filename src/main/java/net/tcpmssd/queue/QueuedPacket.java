@@ -30,7 +30,7 @@ public final class QueuedPacket {
     }
 
     /**
-     * SPEC §2: queued before the routing decision for this host or on the way in (PREROUTING,
+     * BEHAVIOUR §2: queued before the routing decision for this host or on the way in (PREROUTING,
      * INPUT) is incoming; FORWARD, OUTPUT and POSTROUTING are outgoing.
      */
     public boolean incoming() {

@@ -19,12 +19,12 @@ import net.tcpmssd.mss.MssSource;
  * <ul>
  *   <li><b>What is matched.</b> {@code -p tcp --tcp-flags SYN,RST SYN} (nft:
  *       {@code tcp flags & (syn | rst) == syn}): SYN set and RST clear, so SYNs and SYN-ACKs
- *       (both carry the MSS option, SPEC §4) and never a RST, nor any segment of an established
+ *       (both carry the MSS option, BEHAVIOUR §4) and never a RST, nor any segment of an established
  *       connection. Table mangle (nft: priority mangle), like every MSS clamp.
  *   <li><b>The target.</b> {@code -j NFQUEUE --queue-num N --queue-bypass} (nft:
  *       {@code queue num N bypass}): while no tcpmssd is bound to the queue the SYNs pass
  *       unclamped instead of being dropped, so a stopped or restarting daemon never cuts the
- *       link (SPEC §2).
+ *       link (BEHAVIOUR §2).
  *   <li><b>Several queues</b> ({@code -p A-B}): {@code --queue-balance A:B --queue-bypass
  *       --queue-cpu-fanout} (the order {@code iptables -S} lists; nft:
  *       {@code queue num A-B fanout,bypass}). With fanout the kernel picks queue
@@ -34,7 +34,7 @@ import net.tcpmssd.mss.MssSource;
  *       it. tcpmssd keeps no state per connection, so the flow hash, which keeps a connection's
  *       packets on one queue, buys nothing. The header says so, and that with a single receive
  *       CPU everything goes to the first queue.
- *   <li><b>Outgoing, the default</b> (SPEC §2: without {@code -b} only outgoing packets are
+ *   <li><b>Outgoing, the default</b> (BEHAVIOUR §2: without {@code -b} only outgoing packets are
  *       clamped): FORWARD and OUTPUT. With {@code -i IFACE}, {@code -o IFACE} on both: FORWARD
  *       catches the SYNs of hosts behind the router leaving by the small link, and also the
  *       SYN-ACKs that servers behind the router send back to far clients, which leave by the same

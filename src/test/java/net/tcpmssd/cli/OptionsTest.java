@@ -8,7 +8,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 import net.tcpmssd.mss.MssSource;
 
-/** SPEC §1: the getopt grammar, every error with its exact line. */
+/** BEHAVIOUR §1: the getopt grammar, every error with its exact line. */
 class OptionsTest {
 
     private static final String USAGE = "usage: tcpmssd [-bv] -p port {-i iface | -m mtu}";

@@ -17,7 +17,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Assumptions;
 
 /**
- * The namespace lab of SPEC §6 for end-to-end tests: {@code scripts/lab} builds it (one topology
+ * The namespace lab of BEHAVIOUR §6 for end-to-end tests: {@code scripts/lab} builds it (one topology
  * for the demo and the tests); this class runs commands on its hosts and always tears it down,
  * with every process started in it, also when a test fails or the JVM is interrupted.
  *
@@ -167,7 +167,7 @@ public final class Lab implements AutoCloseable {
         }
     }
 
-    /** The rule SPEC §2 recommends: SYNs leaving by the small link go to queue 100, bypassed while nobody listens. */
+    /** The rule BEHAVIOUR §2 recommends: SYNs leaving by the small link go to queue 100, bypassed while nobody listens. */
     public void queueSynsToWan() {
         bothFamilies(ROUTER, "-t mangle -A FORWARD -o wan0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass");
     }
@@ -188,7 +188,7 @@ public final class Lab implements AutoCloseable {
         bothFamilies(ROUTER, "-t mangle -F");
     }
 
-    /** The wan host drops the ICMP errors it would send about its small link (SPEC §6). */
+    /** The wan host drops the ICMP errors it would send about its small link (BEHAVIOUR §6). */
     public void blackhole(boolean on) {
         host(null, ROOT.resolve("scripts/lab").toString(), "blackhole", prefix, on ? "on" : "off").orFail();
     }

@@ -14,7 +14,7 @@ import net.jqwik.api.Provide;
 import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
 
-/** Properties of the core over generated packets: SPEC §4's guarantees, checked thousands of times. */
+/** Properties of the core over generated packets: BEHAVIOUR §4's guarantees, checked thousands of times. */
 class MssClampProperties {
 
     @Property(tries = 3000)

@@ -12,7 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The option walk and header checks of SPEC §4, one rule a test. */
+/** The option walk and header checks of BEHAVIOUR §4, one rule a test. */
 class MssClampTest {
 
     private static final MaxMss MTU_1280 = MaxMss.forMtu(1280);
