@@ -4,8 +4,8 @@ import static net.tcpmssd.lab.Lab.ROUTER;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
-import net.tcpmssd.lab.Lab;
 import net.tcpmssd.lab.Lab.Family;
+import net.tcpmssd.lab.Lab;
 import net.tcpmssd.lab.LabExtension;
 import net.tcpmssd.lab.Tcpmssd;
 import org.junit.jupiter.api.BeforeEach;

@@ -16,16 +16,16 @@ import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import net.tcpmssd.cli.Options;
 import net.tcpmssd.lab.Lab;
 import net.tcpmssd.lab.LabExtension;
 import net.tcpmssd.lab.Pcap;
 import net.tcpmssd.lab.Tcpmssd;
+import net.tcpmssd.lab.UnbindQueue;
+import net.tcpmssd.packet.TestPacket;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import net.tcpmssd.cli.Options;
-import net.tcpmssd.lab.UnbindQueue;
-import net.tcpmssd.packet.TestPacket;
 
 /** Issue 5: nothing is lost, whatever comes through the queue and whatever happens to the daemon. */
 class ReliabilityLabIT {

@@ -5,7 +5,11 @@ import java.util.List;
 import joptsimple.OptionException;
 import joptsimple.OptionParser;
 import joptsimple.OptionSet;
+import net.tcpmssd.mss.FixedMss;
+import net.tcpmssd.mss.FixedMtu;
+import net.tcpmssd.mss.InterfaceMtu;
 import net.tcpmssd.mss.MssSource;
+import net.tcpmssd.mss.PathMtu;
 
 /**
  * The command line of BEHAVIOUR §1: {@code tcpmssd [-bv] -p port {-i iface | -m mtu}} in getopt(3)
@@ -52,14 +56,9 @@ public record Options(
         return !verbose && !foreground;
     }
 
-    /** The MTU source is an interface. */
-    public boolean followsInterface() {
-        return source instanceof MssSource.InterfaceMtu;
-    }
-
     /** The interface of -i, or null. */
     public String interfaceName() {
-        return source instanceof MssSource.InterfaceMtu(String name) ? name : null;
+        return source.interfaceName();
     }
 
     public static Options parse(String... args) throws UsageException {
@@ -92,10 +91,10 @@ public record Options(
             throw UsageException.usage();
         }
         MetricsAddress metrics = g.metrics == null ? null : MetricsAddress.parse(g.metrics);
-        MssSource source = g.interfaceName != null ? new MssSource.InterfaceMtu(g.interfaceName)
-                : g.mtu != null ? new MssSource.FixedMtu(mtu)
-                : g.pmtu ? new MssSource.PathMtu()
-                : new MssSource.FixedMss(setMss);
+        MssSource source = g.interfaceName != null ? new InterfaceMtu(g.interfaceName)
+                : g.mtu != null ? new FixedMtu(mtu)
+                : g.pmtu ? new PathMtu()
+                : new FixedMss(setMss);
         int queueLength = g.queueLength == null ? DEFAULT_QUEUE_LENGTH
                 : decimal(g.queueLength, 1, MAX_QUEUE_LENGTH, "invalid queue length");
         return new Options(g.both, g.verbose, g.foreground, g.pidfile, queue, queues, source, g.addMss, metrics,

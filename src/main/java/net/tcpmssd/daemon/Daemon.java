@@ -3,17 +3,12 @@ package net.tcpmssd.daemon;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
-import net.tcpmssd.netlink.Link;
-import net.tcpmssd.netlink.LinkMonitor;
-import net.tcpmssd.netlink.Links;
-import net.tcpmssd.netlink.Routes;
-import net.tcpmssd.netlink.RoutingChanges;
-import net.tcpmssd.os.ErrnoException;
-import net.tcpmssd.os.Libc;
 import net.tcpmssd.cli.MetricsAddress;
 import net.tcpmssd.cli.Options;
-import net.tcpmssd.mss.MssSource;
+import net.tcpmssd.mss.MssPolicy;
+import net.tcpmssd.mss.UnknownInterfaceException;
+import net.tcpmssd.os.ErrnoException;
+import net.tcpmssd.os.Libc;
 import net.tcpmssd.packet.MaxMss;
 import net.tcpmssd.packet.MssClamp;
 import net.tcpmssd.packet.Outcome;
@@ -35,18 +30,15 @@ public final class Daemon {
     /** Every bound queue; read by signal and metrics threads, so guarded by itself. */
     private final List<QueueState> queues = new ArrayList<>();
     private boolean queuesOpen = true; // guarded by queues: false once they are being closed
-    private RoutingChanges routingChanges;
 
-    /** One queue and what its thread keeps for itself: its counters and, with --pmtu, its route cache. */
+    /** One queue and what its thread keeps for itself: its counters. */
     private static final class QueueState {
         final Counters counters = new Counters();
         NfQueue queue;
-        Routes routes;
-        long routingGeneration = -1;
     }
-    private volatile MaxMss max;
+    /** The maximum MSS, from the one source the options name; null until it is started. */
+    private volatile MssPolicy policy;
     private volatile boolean stopping;
-    private volatile boolean interfaceGone;
 
     /** Called once the daemon is ready (queue bound, pidfile written): detaching hooks in here. */
     @FunctionalInterface
@@ -66,15 +58,13 @@ public final class Daemon {
         Signals.onTerminate(this::stop);
         Signals.onHangup(this::reread);
         Signals.onUser1(this::reportCounters);
-        LinkMonitor monitor = null;
         Pidfile pidfile = null;
         MetricsServer metrics = null;
         try {
-            switch (options.source()) {
-                case MssSource.InterfaceMtu(String name) -> monitor = followInterface(name);
-                case MssSource.FixedMtu(int mtu) -> max = MaxMss.forMtu(mtu);
-                case MssSource.FixedMss(int mss) -> max = new MaxMss(mss, mss);
-                case MssSource.PathMtu() -> routingChanges = RoutingChanges.start();
+            try {
+                policy = options.source().start(log);
+            } catch (UnknownInterfaceException e) {
+                throw new StartupException(e.getMessage());
             }
             for (int i = 0; i < options.queues(); i++) {
                 bind(options.queue() + i);
@@ -85,7 +75,7 @@ public final class Daemon {
             if (options.metrics() != null) {
                 metrics = serveMetrics(options.metrics());
             }
-            log.info(max == null ? "Maximum MSS: per path MTU (--pmtu)" : describe(max));
+            log.info(policy.describe());
             startup.ready();
             SystemdNotify.send("READY=1", log);
             serve();
@@ -101,18 +91,12 @@ public final class Daemon {
             }
             for (QueueState state : queues) {
                 state.queue.close(); // unbind: the kernel forgets us at once, not when the socket is reaped
-                if (state.routes != null) {
-                    state.routes.close();
-                }
             }
             if (pidfile != null) {
                 pidfile.close();
             }
-            if (monitor != null) {
-                monitor.close();
-            }
-            if (routingChanges != null) {
-                routingChanges.close();
+            if (policy != null) {
+                policy.close();
             }
         }
         if (options.verbose()) {
@@ -178,7 +162,7 @@ public final class Daemon {
 
     /** The per-packet decision: direction first (BEHAVIOUR §2), then the core (BEHAVIOUR §4). */
     private boolean handle(QueuedPacket packet, QueueState state) {
-        MaxMss max = state.routes == null ? this.max : pathMaxMss(packet, state);
+        MaxMss max = policy.forPacket(packet.buffer(), packet.offset(), packet.length(), packet.outInterface());
         Outcome outcome = packet.incoming() && !options.bothDirections()
                 ? Outcome.INCOMING
                 : MssClamp.clamp(packet.buffer(), packet.offset(), packet.length(), max, observer);
@@ -196,47 +180,12 @@ public final class Daemon {
         return outcome.changesPacket();
     }
 
-    /**
-     * --pmtu, as iptables' --clamp-mss-to-pmtu: the smaller of the MTUs toward the destination
-     * and back toward the source, each from the route the kernel would use (its MTU metric, or
-     * its interface's MTU). A direction without a route sets no limit.
-     */
-    private MaxMss pathMaxMss(QueuedPacket packet, QueueState state) {
-        long generation = routingChanges.generation();
-        if (generation != state.routingGeneration) {
-            state.routes.forget();
-            state.routingGeneration = generation;
-        }
-        boolean ipv6 = packet.ipVersion() == 6;
-        int addressLength = ipv6 ? 16 : 4;
-        long source = packet.offset() + (ipv6 ? 8 : 12);
-        long destination = source + addressLength;
-        if (packet.length() < destination - packet.offset() + addressLength) {
-            return MaxMss.forMtu(Options.MAX_MTU); // too short to carry addresses: the core will say so
-        }
-        try {
-            int toward = state.routes.mtuToward(packet.buffer(), destination, addressLength);
-            int back = state.routes.mtuToward(packet.buffer(), source, addressLength);
-            int mtu = Math.min(toward > 0 ? toward : Options.MAX_MTU, back > 0 ? back : Options.MAX_MTU);
-            return MaxMss.forMtu(mtu);
-        } catch (ErrnoException e) {
-            log.warning("route lookup: " + e.getMessage());
-            return MaxMss.forMtu(Options.MAX_MTU);
-        }
-    }
-
     private void bind(int number) throws StartupException, ErrnoException {
         QueueState state = new QueueState();
-        if (routingChanges != null) {
-            state.routes = new Routes(); // before the queue: packets may come while it binds
-        }
         try {
             state.queue = NfQueue.open(number, options.queueLength(), SOCKET_BUFFER, packet -> handle(packet, state),
                     e -> log.warning("queue " + number + ": " + e.getMessage()));
         } catch (ErrnoException e) {
-            if (state.routes != null) {
-                state.routes.close();
-            }
             throw bindFailure(number, e);
         }
         synchronized (queues) {
@@ -244,71 +193,17 @@ public final class Daemon {
         }
     }
 
-    /** -i: take the interface's MTU now and follow its changes (rtnetlink). */
-    private LinkMonitor followInterface(String name) throws StartupException, ErrnoException {
-        LinkMonitor monitor = LinkMonitor.start(name, new LinkMonitor.Listener() {
-            @Override
-            public void present(Link link) {
-                if (interfaceGone) {
-                    interfaceGone = false;
-                    log.info("interface " + name + " is back, MTU " + link.mtu());
-                }
-                setMtu(link.mtu(), false);
-            }
-
-            @Override
-            public void gone(String name) {
-                interfaceGone = true;
-                log.warning("interface " + name + " is gone; keeping " + describe(max));
-            }
-
-            @Override
-            public void error(ErrnoException e) {
-                log.warning("following interface " + name + ": " + e.getMessage());
-            }
-        });
-        Optional<Link> link = monitor.current();
-        if (link.isEmpty()) {
-            monitor.close();
-            throw new StartupException("unknown interface " + name);
-        }
-        max = MaxMss.forMtu(link.get().mtu());
-        return monitor;
-    }
-
-    private void setMtu(int mtu, boolean logAnyway) {
-        MaxMss next = MaxMss.forMtu(mtu);
-        boolean changed = !next.equals(max);
-        max = next;
-        if (changed || logAnyway) {
-            log.info(describe(next));
-        }
-    }
-
-    /** SIGHUP: read the interface's MTU again and log the result. */
+    /** SIGHUP: the source reads again what it follows, and says what holds. */
     private void reread() {
-        if (max == null) {
-            return; // still starting: the MTU is being read right now
-        }
-        if (!options.followsInterface()) {
-            log.info(describe(max));
-            return;
-        }
-        try {
-            Optional<Link> link = Links.byName(options.interfaceName());
-            if (link.isPresent()) {
-                setMtu(link.get().mtu(), true);
-            } else {
-                log.warning("interface " + options.interfaceName() + " is gone; keeping " + describe(max));
-            }
-        } catch (ErrnoException e) {
-            log.warning("reading interface " + options.interfaceName() + ": " + e.getMessage());
+        MssPolicy now = policy;
+        if (now != null) { // null: still starting, the source is being read right now
+            now.reread();
         }
     }
 
     private MetricsServer serveMetrics(MetricsAddress address) throws StartupException {
         try {
-            return MetricsServer.start(address, this::allCounters, () -> max);
+            return MetricsServer.start(address, this::allCounters, () -> policy == null ? null : policy.uniform());
         } catch (java.io.IOException e) {
             throw new StartupException("can't serve metrics on " + address + ": " + e.getMessage());
         }
@@ -336,11 +231,6 @@ public final class Daemon {
         for (String line : Counters.report(allCounters())) {
             log.info(line);
         }
-    }
-
-    static String describe(MaxMss max) {
-        String line = "Maximum MSS: " + max.ipv4();
-        return max.ipv6() == max.ipv4() ? line : line + " (IPv6: " + max.ipv6() + ")";
     }
 
     /**

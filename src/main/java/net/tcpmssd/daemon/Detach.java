@@ -9,9 +9,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import net.tcpmssd.Main;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
-import net.tcpmssd.Main;
 
 /**
  * Detaching like daemon(3), for a JVM that cannot fork.

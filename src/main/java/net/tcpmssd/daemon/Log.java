@@ -1,13 +1,10 @@
 package net.tcpmssd.daemon;
 
 import java.io.PrintStream;
+import net.tcpmssd.mss.MssLog;
 
 /** Where the daemon's lines go: stderr in the foreground, syslog once detached. */
-public interface Log {
-
-    void info(String line);
-
-    void warning(String line);
+public interface Log extends MssLog {
 
     static Log to(PrintStream stream) {
         return new Log() {

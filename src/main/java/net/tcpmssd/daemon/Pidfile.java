@@ -29,7 +29,7 @@ final class Pidfile implements AutoCloseable {
 
     /** /var/run/tcpmssd.IFACE.pid with -i, /var/run/tcpmssd.PORT.pid otherwise. */
     static Path defaultPath(Options options) {
-        String name = options.followsInterface() ? options.interfaceName() : options.queueSpec();
+        String name = options.interfaceName() != null ? options.interfaceName() : options.queueSpec();
         return Path.of("/var/run", "tcpmssd." + name + ".pid");
     }
 

@@ -32,16 +32,21 @@ public final class RoutingChanges implements AutoCloseable {
         return generation;
     }
 
+    /** As if everything changed (SIGHUP): every cache asks again. */
+    public synchronized void bump() {
+        generation++;
+    }
+
     private void run() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buffer = arena.allocate(64 * 1024, 8);
             while (!closed) {
                 try {
                     if (socket.receive(buffer, 0, false) > 0) {
-                        generation++;
+                        bump();
                     }
                 } catch (ErrnoException e) {
-                    generation++; // notifications were lost (ENOBUFS): assume everything changed
+                    bump(); // notifications were lost (ENOBUFS): assume everything changed
                 }
             }
         }

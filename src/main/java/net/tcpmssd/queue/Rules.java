@@ -227,12 +227,7 @@ public final class Rules {
     }
 
     private static String sourceOption(MssSource source) {
-        return switch (source) {
-            case MssSource.InterfaceMtu(String name) -> "-i " + shellQuote(name);
-            case MssSource.FixedMtu(int mtu) -> "-m " + mtu;
-            case MssSource.PathMtu() -> "--pmtu";
-            case MssSource.FixedMss(int mss) -> "--set-mss " + mss;
-        };
+        return source.option().stream().map(Rules::shellQuote).collect(java.util.stream.Collectors.joining(" "));
     }
 
     /** A shell word: as is when safe, else in single quotes (a quote inside as '\''). */

@@ -4,6 +4,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.HexFormat;
 import java.util.concurrent.TimeUnit;
+import net.tcpmssd.packet.MaxMss;
+import net.tcpmssd.packet.MssClamp;
+import net.tcpmssd.packet.Outcome;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -14,9 +17,6 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
-import net.tcpmssd.packet.MaxMss;
-import net.tcpmssd.packet.MssClamp;
-import net.tcpmssd.packet.Outcome;
 
 /**
  * The clamping core alone, on SYNs as Linux sends them, in native memory as the daemon sees them.

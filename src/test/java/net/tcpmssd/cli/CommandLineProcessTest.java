@@ -8,8 +8,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Test;
 import net.tcpmssd.Main;
+import org.junit.jupiter.api.Test;
 
 /**
  * The real entry point in a fresh JVM: exact stderr, exit status, never a stack trace. These need

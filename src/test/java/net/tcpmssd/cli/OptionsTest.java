@@ -3,10 +3,13 @@ package net.tcpmssd.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import net.tcpmssd.mss.FixedMss;
+import net.tcpmssd.mss.FixedMtu;
+import net.tcpmssd.mss.InterfaceMtu;
+import net.tcpmssd.mss.PathMtu;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
-import net.tcpmssd.mss.MssSource;
 
 /** BEHAVIOUR §1: the getopt grammar, every error with its exact line. */
 class OptionsTest {
@@ -17,8 +20,8 @@ class OptionsTest {
     void separateArguments() throws Exception {
         Options o = Options.parse("-p", "100", "-m", "1280");
         assertThat(o.queue()).isEqualTo(100);
-        assertThat(o.source()).isEqualTo(new MssSource.FixedMtu(1280));
-        assertThat(o.followsInterface()).isFalse();
+        assertThat(o.source()).isEqualTo(new FixedMtu(1280));
+        assertThat(o.interfaceName()).isNull();
         assertThat(o.bothDirections()).isFalse();
         assertThat(o.verbose()).isFalse();
     }
@@ -29,7 +32,7 @@ class OptionsTest {
         assertThat(o.bothDirections()).isTrue();
         assertThat(o.verbose()).isTrue();
         assertThat(o.queue()).isEqualTo(100);
-        assertThat(o.source()).isEqualTo(new MssSource.FixedMtu(1492));
+        assertThat(o.source()).isEqualTo(new FixedMtu(1492));
     }
 
     @Test
@@ -39,14 +42,14 @@ class OptionsTest {
         assertThat(o.bothDirections()).isTrue();
         assertThat(o.queue()).isEqualTo(7);
         assertThat(o.interfaceName()).isEqualTo("ppp0");
-        assertThat(o.followsInterface()).isTrue();
+        assertThat(o.interfaceName()).isNotNull();
     }
 
     @Test
     void clusterWithAttachedArgument() throws Exception {
         Options o = Options.parse("-vp65535", "-m68");
         assertThat(o.queue()).isEqualTo(65535);
-        assertThat(o.source()).isEqualTo(new MssSource.FixedMtu(68));
+        assertThat(o.source()).isEqualTo(new FixedMtu(68));
     }
 
     @Test
@@ -57,7 +60,7 @@ class OptionsTest {
 
     @Test
     void lastOccurrenceWinsAsWithGetopt() throws Exception {
-        assertThat(Options.parse("-p", "1", "-m", "1400", "-m", "1280").source()).isEqualTo(new MssSource.FixedMtu(1280));
+        assertThat(Options.parse("-p", "1", "-m", "1400", "-m", "1280").source()).isEqualTo(new FixedMtu(1280));
     }
 
     @Test
@@ -92,8 +95,8 @@ class OptionsTest {
 
     @Test
     void boundsAreInclusive() throws Exception {
-        assertThat(Options.parse("-p", "65535", "-m", "68").source()).isEqualTo(new MssSource.FixedMtu(68));
-        assertThat(Options.parse("-p", "0", "-m", "65535").source()).isEqualTo(new MssSource.FixedMtu(65535));
+        assertThat(Options.parse("-p", "65535", "-m", "68").source()).isEqualTo(new FixedMtu(68));
+        assertThat(Options.parse("-p", "0", "-m", "65535").source()).isEqualTo(new FixedMtu(65535));
     }
 
     @Test
@@ -116,9 +119,9 @@ class OptionsTest {
 
     @Test
     void mssSourcesAreExclusive() throws Exception {
-        assertThat(Options.parse("-p", "1", "--pmtu").source()).isEqualTo(new MssSource.PathMtu());
-        assertThat(Options.parse("-p", "1", "--set-mss", "1400").source()).isEqualTo(new MssSource.FixedMss(1400));
-        assertThat(Options.parse("-p", "1", "-i", "ppp0").source()).isEqualTo(new MssSource.InterfaceMtu("ppp0"));
+        assertThat(Options.parse("-p", "1", "--pmtu").source()).isEqualTo(new PathMtu());
+        assertThat(Options.parse("-p", "1", "--set-mss", "1400").source()).isEqualTo(new FixedMss(1400));
+        assertThat(Options.parse("-p", "1", "-i", "ppp0").source()).isEqualTo(new InterfaceMtu("ppp0"));
         assertUsage("-p", "1", "--pmtu", "-m", "1280");
         assertUsage("-p", "1", "--set-mss", "1400", "-i", "ppp0");
         assertUsage("-p", "1", "--pmtu", "--set-mss", "1400");
@@ -196,7 +199,7 @@ class OptionsTest {
         assertThat(Options.parse("-vbp", "1", "-i", "-pmtu").interfaceName()).isEqualTo("-pmtu");
         assertThat(Options.parse("-p1", "-i-b=1").interfaceName()).isEqualTo("-b=1");
         assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "--").pidfile()).isEqualTo("--");
-        assertThat(Options.parse("-p", "1", "--set-mss=1300").source()).isEqualTo(new MssSource.FixedMss(1300));
+        assertThat(Options.parse("-p", "1", "--set-mss=1300").source()).isEqualTo(new FixedMss(1300));
     }
 
     private static void assertUsage(String... args) {

@@ -14,12 +14,12 @@ import java.net.http.HttpResponse;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
 import net.tcpmssd.cli.MetricsAddress;
 import net.tcpmssd.packet.MaxMss;
 import net.tcpmssd.packet.Outcome;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 
 /** The --metrics endpoint on loopback, scraped over real HTTP; no root needed. */
 class MetricsServerTest {

@@ -7,11 +7,11 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import net.tcpmssd.cli.Options;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import net.tcpmssd.cli.Options;
 
 /** --print-rules (issue 6): the exact text, and what every variant of it must hold. Pure: no kernel. */
 class RulesTest {
