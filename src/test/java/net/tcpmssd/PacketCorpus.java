@@ -85,6 +85,22 @@ public final class PacketCorpus {
         return packets;
     }
 
+    /** A SYN as Linux sends it: MSS 1460, SACK permitted, timestamps, NOP, window scale 7. */
+    public static byte[] linuxSyn(int version) {
+        byte[] options = concat(mssOption(1460), SACK_PERMITTED, new byte[] {8, 10, 1, 2, 3, 4, 0, 0, 0, 0}, NOP, WSCALE);
+        return packet(version, tcpSegment(SYN, options, NONE));
+    }
+
+    /** A segment of the established flow: ACK, timestamps, 100 bytes of data. */
+    public static byte[] dataSegment(int version) {
+        byte[] options = concat(NOP, NOP, new byte[] {8, 10, 1, 2, 3, 4, 5, 6, 7, 8});
+        return packet(version, tcpSegment(ACK | 0x08, options, new byte[100]));
+    }
+
+    private static byte[] packet(int version, byte[] segment) {
+        return (version == 6 ? TestPacket.ipv6(segment) : TestPacket.ipv4(segment)).bytes;
+    }
+
     private interface ByteEdit {
         int apply(int before);
     }
