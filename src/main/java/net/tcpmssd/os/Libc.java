@@ -110,6 +110,16 @@ public final class Libc {
                 FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, ADDRESS), Linker.Option.firstVariadicArg(2));
     }
 
+    /** The bpf(2) system call, which glibc does not wrap: syscall(2) with its number on x86_64. */
+    private static final class Bpf {
+        static final long SYS_BPF = 321;
+        // syscall(long number, ...): every argument after the number is variadic, and the kernel
+        // reads each from a whole register, so all are passed as 64-bit values.
+        static final MethodHandle SYSCALL = LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("syscall"),
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG),
+                Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
+    }
+
     private Libc() {}
 
     // A downcall throws nothing of its own: a Throwable out of invokeExact is a bug in this file.
@@ -252,6 +262,21 @@ public final class Libc {
                 throw new AssertionError(t);
             }
         });
+    }
+
+    /**
+     * bpf(2): command {@code cmd} with its union bpf_attr in {@code attr} (the kernel reads
+     * {@code attr}'s size and expects any bytes it does not know to be zero). Returns the result,
+     * a new fd for the commands that make one; {@code what} names the command in an error.
+     */
+    public static long bpf(String what, int cmd, MemorySegment attr) throws ErrnoException {
+        long result;
+        try {
+            result = (long) Bpf.SYSCALL.invokeExact(state(), Bpf.SYS_BPF, (long) cmd, attr, attr.byteSize());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        return check(what, result);
     }
 
     /** Starts a new session: no controlling terminal from here on (setsid(2)). */

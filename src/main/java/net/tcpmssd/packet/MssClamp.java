@@ -37,6 +37,15 @@ public final class MssClamp {
     private static final int IPV6_FRAGMENT = 44;
     private static final int IPV6_DEST_OPTIONS = 60;
 
+    /**
+     * The most IPv6 extension headers walked on the way to TCP; a packet whose chain is longer
+     * is NOT_TCP. RFC 8200 §4.1 recommends each header at most once (the destination options
+     * twice), so a real chain has at most 6 of the kinds walked here; the bound is what lets the
+     * in-kernel program (net.tcpmssd.bpf.ClampProgram) walk exactly the same chains, since the
+     * verifier accepts only bounded walks, and it bounds this loop too.
+     */
+    public static final int IPV6_EXTENSION_HEADER_LIMIT = 8;
+
     private static final int TCP_MIN_HEADER = 20;
     private static final int TCP_FLAG_SYN = 0x02;
     private static final int TCP_OPT_EOL = 0;
@@ -97,7 +106,10 @@ public final class MssClamp {
         }
         int next = u8(p, off + 6);
         int at = 40;
-        while (next != IPPROTO_TCP) {
+        for (int headers = 0; next != IPPROTO_TCP; headers++) {
+            if (headers == IPV6_EXTENSION_HEADER_LIMIT) {
+                return NOT_TCP;
+            }
             if (at + 8 > length) {
                 return MALFORMED;
             }

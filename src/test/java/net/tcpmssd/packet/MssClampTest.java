@@ -224,6 +224,22 @@ class MssClampTest {
     }
 
     @Test
+    void ipv6ChainsAreWalkedUpToTheLimitAndNoFurther() {
+        Object[] chain = new Object[2 * (MssClamp.IPV6_EXTENSION_HEADER_LIMIT + 1)];
+        for (int i = 0; i < chain.length; i += 2) {
+            chain[i] = 60;
+            chain[i + 1] = TestPacket.paddedExtension(0);
+        }
+        TestPacket atLimit = TestPacket.ipv6(tcpSegment(SYN, mssOption(1440), NONE),
+                java.util.Arrays.copyOf(chain, chain.length - 2));
+        assertThat(atLimit.clamp(MTU_1280)).isEqualTo(Outcome.CLAMPED);
+        TestPacket overLimit = TestPacket.ipv6(tcpSegment(SYN, mssOption(1440), NONE), chain);
+        byte[] before = overLimit.copy();
+        assertThat(overLimit.clamp(MTU_1280)).isEqualTo(Outcome.NOT_TCP);
+        assertThat(overLimit.bytes).isEqualTo(before);
+    }
+
+    @Test
     void laterIpv6FragmentIsLeftAlone() {
         TestPacket p = TestPacket.ipv6(tcpSegment(SYN, mssOption(1440), NONE), 44, TestPacket.fragmentHeader(3, true));
         byte[] before = p.copy();

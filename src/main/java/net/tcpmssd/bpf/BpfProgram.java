@@ -1,0 +1,110 @@
+package net.tcpmssd.bpf;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import net.tcpmssd.os.ErrnoException;
+
+/** A BPF program loaded into the kernel (BPF_PROG_LOAD), held by its fd. */
+public final class BpfProgram implements AutoCloseable {
+
+    /** BPF_PROG_TYPE_SCHED_CLS: a tc classifier, run by tcx or a cls_bpf filter with an skb as context. */
+    public static final int SCHED_CLS = 3;
+
+    /**
+     * Verifier log buffer for a refused program: log level 1 writes every instruction of the
+     * refused path with its register states; since Linux 6.4 the log is rotated, so a buffer that
+     * is too small keeps the end, where the reason is.
+     */
+    private static final int LOG_SIZE = 4 << 20;
+
+    private final OwnedFd fd;
+    private final String name;
+
+    private BpfProgram(OwnedFd fd, String name) {
+        this.fd = fd;
+        this.name = name;
+    }
+
+    /**
+     * Loads {@code code} (as {@link Asm#assemble()} makes it). It is first loaded without a log,
+     * which verifies fastest; only when the kernel refuses is it loaded again with a log, to say
+     * why.
+     *
+     * @param license the license string; helpers marked gpl_only need a GPL-compatible one
+     * @throws VerifierException if the kernel refuses the program (EACCES: the verifier; EINVAL:
+     *     a malformed instruction, also explained in the log)
+     * @throws ErrnoException for other failures, e.g. EPERM without CAP_BPF (or CAP_SYS_ADMIN)
+     */
+    public static BpfProgram load(int type, byte[] code, String license, String name) throws ErrnoException, VerifierException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(BpfCommand.PROG_LOAD.attrSize, 8);
+            MemorySegment insns = arena.allocate(code.length, 8);
+            MemorySegment.copy(MemorySegment.ofArray(code), 0, insns, 0, code.length);
+            attr.set(JAVA_INT, 0, type);
+            attr.set(JAVA_INT, 4, code.length / 8);
+            attr.set(JAVA_LONG, 8, insns.address());
+            attr.set(JAVA_LONG, 16, arena.allocateFrom(license).address());
+            BpfMap.putName(attr, 48, name); // prog_name, after kern_version and prog_flags
+            try {
+                return new BpfProgram(new OwnedFd(BpfCommand.PROG_LOAD.run(attr)), name);
+            } catch (ErrnoException refused) {
+                if (refused.errno() == EPERM) {
+                    throw refused; // no privilege: a log would not say more
+                }
+                MemorySegment log = arena.allocate(LOG_SIZE);
+                attr.set(JAVA_INT, 24, 1); // log_level
+                attr.set(JAVA_INT, 28, LOG_SIZE);
+                attr.set(JAVA_LONG, 32, log.address());
+                try {
+                    BpfProgram loaded = new BpfProgram(new OwnedFd(BpfCommand.PROG_LOAD.run(attr)), name);
+                    return loaded; // refused once, accepted with a log: take it
+                } catch (ErrnoException again) {
+                    throw new VerifierException(name, again.errno(), log.getString(0));
+                }
+            }
+        }
+    }
+
+    private static final int EPERM = 1;
+
+    public int fd() {
+        return fd.get();
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /**
+     * Runs the program on {@code packet} (BPF_PROG_TEST_RUN). For SCHED_CLS the kernel builds an
+     * skb of it as if it had arrived on the loopback device: the data must start with an
+     * Ethernet header, whose type becomes skb->protocol (eth_type_trans), and checksums are
+     * CHECKSUM_NONE. The packet may grow by at most {@code room} bytes.
+     */
+    public TestRun testRun(byte[] packet, int room, int repeat) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(BpfCommand.PROG_TEST_RUN.attrSize, 8);
+            MemorySegment in = arena.allocate(Math.max(1, packet.length));
+            MemorySegment.copy(MemorySegment.ofArray(packet), 0, in, 0, packet.length);
+            MemorySegment out = arena.allocate(packet.length + room);
+            attr.set(JAVA_INT, 0, fd());
+            attr.set(JAVA_INT, 8, packet.length);
+            attr.set(JAVA_INT, 12, (int) out.byteSize());
+            attr.set(JAVA_LONG, 16, in.address());
+            attr.set(JAVA_LONG, 24, out.address());
+            attr.set(JAVA_INT, 32, repeat);
+            BpfCommand.PROG_TEST_RUN.run(attr);
+            int length = attr.get(JAVA_INT, 12);
+            return new TestRun(attr.get(JAVA_INT, 4), out.asSlice(0, length).toArray(JAVA_BYTE), attr.get(JAVA_INT, 36) & 0xffffffffL);
+        }
+    }
+
+    @Override
+    public void close() {
+        fd.close();
+    }
+}

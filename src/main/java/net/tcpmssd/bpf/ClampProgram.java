@@ -1,0 +1,439 @@
+package net.tcpmssd.bpf;
+
+import static net.tcpmssd.bpf.Register.FP;
+import static net.tcpmssd.bpf.Register.R0;
+import static net.tcpmssd.bpf.Register.R1;
+import static net.tcpmssd.bpf.Register.R2;
+import static net.tcpmssd.bpf.Register.R3;
+import static net.tcpmssd.bpf.Register.R4;
+import static net.tcpmssd.bpf.Register.R5;
+import static net.tcpmssd.bpf.Register.R6;
+import static net.tcpmssd.bpf.Register.R7;
+import static net.tcpmssd.bpf.Register.R8;
+import static net.tcpmssd.bpf.Register.R9;
+
+import net.tcpmssd.MssClamp;
+import net.tcpmssd.Outcome;
+import net.tcpmssd.os.ErrnoException;
+
+/**
+ * Generates the SCHED_CLS program that does in the kernel what {@link MssClamp#clamp} does in the
+ * daemon (SPEC §4, §7), and loads it.
+ *
+ * <p>The same checks in the same order, so that every packet gets the same outcome and the same
+ * bytes, with two differences the kernel imposes or allows:
+ * <ul>
+ *   <li>The IP version comes from skb->protocol (the link layer's word), and the header's
+ *       version must agree; a disagreeing packet is MALFORMED.
+ *   <li>The IP length (IPv4 total length, IPv6 payload length + 40) must be at most what the
+ *       frame holds, not exactly it: bytes after it are link padding (Ethernet pads short frames
+ *       to 60 bytes, so an incoming 40-byte SYN-ACK arrives 46 bytes long), and the packet is
+ *       treated as exactly IP-length long. For a frame without padding, the queue path's rule.
+ * </ul>
+ *
+ * <p>The packet is read only through bpf_skb_load_bytes into the stack at constant offsets and
+ * written through bpf_skb_store_bytes: that works for non-linear skbs (a GRO'd or paged packet)
+ * and needs no packet-pointer arithmetic, which without CAP_PERFMON the verifier would refuse
+ * for variable offsets. The checksum goes through bpf_l4_csum_replace, which leaves a
+ * CHECKSUM_PARTIAL skb's pseudo-header sum alone (the stack completes it later) and updates a
+ * complete one as RFC 1624 does.
+ *
+ * <p>Loops are unrolled in Java: at most {@link MssClamp#IPV6_EXTENSION_HEADER_LIMIT} extension
+ * headers, and at most 40 option steps (each consumes at least one of at most 40 option bytes, so
+ * the unrolled walk always reaches the end that MssClamp's loop reaches). Unrolled code has no
+ * back edges, and since the walk's position is used only as a helper's offset argument, which the
+ * verifier does not track precisely, its states at each step are pruned as equal: the program
+ * verifies in a few thousand steps.
+ *
+ * <p>Every path returns TC_ACT_UNSPEC (-1), which for tcx is TCX_NEXT: the packet goes on to
+ * whatever comes next, never dropped, never ending the chain. Direction (egress, and ingress with
+ * -b) is chosen by where it is attached, not here.
+ *
+ * <p>Registers: R6 the skb; R7 where the TCP header starts in the frame; R8 a walk's position;
+ * R9 the TCP length, then the option walk's findings. This is a little-endian host (the bpf(2)
+ * number used is x86_64's): BPF_TO_BE swaps bytes.
+ */
+public final class ClampProgram {
+
+    /** Any license string works: every helper called is gpl_only = false (see {@link Helper}). */
+    public static final String LICENSE = "BSD";
+
+    static final int TC_ACT_UNSPEC = -1;
+
+    // skb->protocol as the program reads it: the big-endian EtherType as a host-order number.
+    private static final int ETH_P_IP = Short.reverseBytes((short) 0x0800) & 0xffff;
+    private static final int ETH_P_IPV6 = Short.reverseBytes((short) 0x86dd) & 0xffff;
+    // struct __sk_buff (bpf.h): len, pkt_type, mark, queue_mapping, protocol.
+    private static final int SKB_LEN = 0;
+    private static final int SKB_PROTOCOL = 16;
+
+    private static final int TCP_MIN_HEADER = 20;
+    private static final int TCP_MAX_OPTION_BYTES = 40;
+    private static final int TCP_CHECKSUM = 16;
+
+    // The stack (offsets from the frame pointer). Accesses must be naturally aligned.
+    private static final int SCRATCH = -8;        // 4 bytes: an option's first bytes, an extension header's
+    private static final int KEY = -12;           // u32 map key
+    private static final int NEW_MSS = -16;       // u16 the MSS written, in network order
+    private static final int TCP_HEADER_LENGTH = -24;
+    private static final int MAX_MSS = -32;
+    private static final int COUNTER_BASE = -40;  // family * outcomes
+    private static final int IP_LENGTH = -48;     // the IP packet's length by its header
+    private static final int TCP_BUFFER = -64;    // the TCP header's first 20 bytes
+    private static final int IPV4_BUFFER = TCP_BUFFER - 20; // 20 bytes of IPv4 header, then TCP
+    private static final int IPV6_BUFFER = TCP_BUFFER - 40; // 40 bytes of IPv6 header, then TCP
+
+    // The walk's findings in R9.
+    private static final int SAW_MSS = 1;
+    private static final int LOWERED = 2;
+
+    private final Asm asm = new Asm();
+    private final int ipOffset;
+
+    private ClampProgram(LinkType linkType) {
+        this.ipOffset = linkType.ipOffset;
+    }
+
+    /** Loads the program for this link type, reading its maximum from and counting into {@code maps}. */
+    public static BpfProgram load(LinkType linkType, ClampMaps maps) throws ErrnoException, VerifierException {
+        return BpfProgram.load(BpfProgram.SCHED_CLS, assemble(linkType, maps.maxMssFd(), maps.countsFd()), LICENSE,
+                linkType == LinkType.L3 ? "tcpmssd_l3" : "tcpmssd_eth");
+    }
+
+    /** The program's instructions, referring to the two maps by fd. */
+    static byte[] assemble(LinkType linkType, int maxMssMapFd, int countsMapFd) {
+        ClampProgram p = new ClampProgram(linkType);
+        p.dispatch();
+        p.ipv4();
+        p.ipv6();
+        p.tcp(maxMssMapFd);
+        p.countAndLeave(countsMapFd);
+        return p.asm.assemble();
+    }
+
+    private void dispatch() {
+        asm.mov(R6, R1)
+                .load(Size.W, R2, R6, SKB_PROTOCOL)
+                .jump(JumpOp.EQ, R2, ETH_P_IP, "ipv4")
+                .jump(JumpOp.EQ, R2, ETH_P_IPV6, "ipv6")
+                .jump("leave");
+    }
+
+    /** R8 = the frame's length after the link header: what the IP packet may take at most. */
+    private void frameIpLength() {
+        asm.load(Size.W, R8, R6, SKB_LEN).alu64(AluOp.SUB, R8, ipOffset);
+    }
+
+    private void ipv4() {
+        asm.label("ipv4").store(Size.DW, FP, COUNTER_BASE, 0);
+        frameIpLength();
+        asm.jump(JumpOp.SLT, R8, 20, "malformed");
+        // 40 bytes when the frame has them (the header without options and TCP's first 20: the
+        // common case needs one load), else 20; zeroed first, so that the verifier sees every
+        // byte the code below may read initialized whichever load ran.
+        zero(IPV4_BUFFER, 40);
+        asm.jump(JumpOp.SLT, R8, 40, "ipv4 short");
+        loadBytesAt(ipOffset, IPV4_BUFFER, 40);
+        asm.jump("ipv4 loaded").label("ipv4 short");
+        loadBytesAt(ipOffset, IPV4_BUFFER, 20);
+        asm.label("ipv4 loaded")
+                .jump(JumpOp.NE, R0, 0, "malformed")
+                .load(Size.B, R2, FP, IPV4_BUFFER)
+                .mov(R3, R2)
+                .alu64(AluOp.RSH, R3, 4)
+                .jump(JumpOp.NE, R3, 4, "malformed")
+                .alu64(AluOp.AND, R2, 0x0f)
+                .alu64(AluOp.LSH, R2, 2)                      // R2: header length
+                .jump(JumpOp.LT, R2, 20, "malformed")
+                .load(Size.H, R3, FP, IPV4_BUFFER + 2)
+                .toBigEndian(R3, 16)                          // R3: total length
+                .jump(JumpOp.GT, R3, R8, "malformed")         // more than the frame holds
+                .jump(JumpOp.GT, R2, R3, "malformed")
+                .store(Size.DW, FP, IP_LENGTH, R3)
+                // A non-zero fragment offset: no TCP header in this piece (RFC 791).
+                .load(Size.H, R4, FP, IPV4_BUFFER + 6)
+                .toBigEndian(R4, 16)
+                .alu64(AluOp.AND, R4, 0x1fff)
+                .jump(JumpOp.NE, R4, 0, "not tcp")
+                .load(Size.B, R4, FP, IPV4_BUFFER + 9)
+                .jump(JumpOp.NE, R4, 6, "not tcp")
+                .mov(R9, R3)
+                .alu64(AluOp.SUB, R9, R2)                     // R9: TCP length
+                .jump(JumpOp.LT, R9, TCP_MIN_HEADER, "malformed")
+                .mov(R7, R2)
+                .alu64(AluOp.ADD, R7, ipOffset)
+                .jump(JumpOp.EQ, R2, 20, "tcp");              // already in the buffer
+        loadBytesAtR7(TCP_BUFFER, TCP_MIN_HEADER);
+        asm.jump(JumpOp.NE, R0, 0, "malformed").jump("tcp");
+    }
+
+    private void ipv6() {
+        asm.label("ipv6").store(Size.DW, FP, COUNTER_BASE, ClampMaps.OUTCOMES);
+        frameIpLength();
+        asm.jump(JumpOp.SLT, R8, 40, "malformed");
+        zero(TCP_BUFFER, TCP_MIN_HEADER);
+        asm.jump(JumpOp.SLT, R8, 60, "ipv6 short");
+        loadBytesAt(ipOffset, IPV6_BUFFER, 60);
+        asm.jump("ipv6 loaded").label("ipv6 short");
+        loadBytesAt(ipOffset, IPV6_BUFFER, 40);
+        asm.label("ipv6 loaded")
+                .jump(JumpOp.NE, R0, 0, "malformed")
+                .load(Size.B, R2, FP, IPV6_BUFFER)
+                .alu64(AluOp.RSH, R2, 4)
+                .jump(JumpOp.NE, R2, 6, "malformed")
+                .load(Size.H, R3, FP, IPV6_BUFFER + 4)
+                .toBigEndian(R3, 16)
+                .alu64(AluOp.ADD, R3, 40)                     // R3: the IP length
+                .jump(JumpOp.GT, R3, R8, "malformed")
+                .store(Size.DW, FP, IP_LENGTH, R3)
+                .load(Size.B, R9, FP, IPV6_BUFFER + 6)        // R9: next header
+                .mov(R8, 40)                                  // R8: where it starts
+                .jump(JumpOp.EQ, R9, 6, "ipv6 tcp in buffer");
+        // RFC 8200 §4: hop-by-hop (0), routing (43), destination options (60) give their length
+        // in 8-octet units not counting the first 8; a fragment header (44) is 8 bytes, and only
+        // the first fragment (offset 0) carries the TCP header. Anything else (ESP, AH, no next
+        // header, unknown): the walk stops, NOT_TCP. The same limit as MssClamp's.
+        for (int k = 0; k < MssClamp.IPV6_EXTENSION_HEADER_LIMIT; k++) {
+            String ext = "ext " + k;
+            String fragment = "fragment " + k;
+            String next = "header " + (k + 1);
+            asm.jump(JumpOp.EQ, R9, 6, "ipv6 tcp")
+                    .mov(R2, R8)
+                    .alu64(AluOp.ADD, R2, 8)
+                    .load(Size.DW, R3, FP, IP_LENGTH)
+                    .jump(JumpOp.GT, R2, R3, "malformed")
+                    .jump(JumpOp.EQ, R9, 44, fragment)
+                    .jump(JumpOp.EQ, R9, 0, ext)
+                    .jump(JumpOp.EQ, R9, 43, ext)
+                    .jump(JumpOp.EQ, R9, 60, ext)
+                    .jump("not tcp")
+                    .label(ext);
+            loadBytesAtR8(SCRATCH, 2);
+            asm.jump(JumpOp.NE, R0, 0, "malformed")
+                    .load(Size.B, R9, FP, SCRATCH)
+                    .load(Size.B, R2, FP, SCRATCH + 1)
+                    .alu64(AluOp.ADD, R2, 1)
+                    .alu64(AluOp.LSH, R2, 3)
+                    .alu64(AluOp.ADD, R8, R2)
+                    .jump(next)
+                    .label(fragment);
+            loadBytesAtR8(SCRATCH, 4);
+            asm.jump(JumpOp.NE, R0, 0, "malformed")
+                    .load(Size.H, R2, FP, SCRATCH + 2)
+                    .toBigEndian(R2, 16)
+                    .alu64(AluOp.AND, R2, 0xfff8)
+                    .jump(JumpOp.NE, R2, 0, "not tcp")
+                    .load(Size.B, R9, FP, SCRATCH)
+                    .alu64(AluOp.ADD, R8, 8)
+                    .label(next);
+        }
+        asm.jump(JumpOp.NE, R9, 6, "not tcp")                  // a chain longer than the limit
+                .label("ipv6 tcp")
+                .load(Size.DW, R3, FP, IP_LENGTH)
+                .jump(JumpOp.GT, R8, R3, "malformed")
+                .mov(R9, R3)
+                .alu64(AluOp.SUB, R9, R8)
+                .jump(JumpOp.LT, R9, TCP_MIN_HEADER, "malformed")
+                .mov(R7, R8)
+                .alu64(AluOp.ADD, R7, ipOffset);
+        loadBytesAtR7(TCP_BUFFER, TCP_MIN_HEADER);
+        asm.jump(JumpOp.NE, R0, 0, "malformed")
+                .jump("tcp")
+                .label("ipv6 tcp in buffer")
+                // At least 60 bytes are in the frame if the IP length leaves TCP 20: then the
+                // 60-byte load ran.
+                .load(Size.DW, R9, FP, IP_LENGTH)
+                .alu64(AluOp.SUB, R9, 40)
+                .jump(JumpOp.LT, R9, TCP_MIN_HEADER, "malformed")
+                .mov(R7, 40 + ipOffset);
+    }
+
+    /** R7: the TCP header in the frame, R9: the TCP length (at least 20), its first 20 bytes at TCP_BUFFER. */
+    private void tcp(int maxMssMapFd) {
+        asm.label("tcp")
+                .load(Size.B, R2, FP, TCP_BUFFER + 12)
+                .alu64(AluOp.RSH, R2, 4)
+                .alu64(AluOp.LSH, R2, 2)                      // header length
+                .jump(JumpOp.LT, R2, TCP_MIN_HEADER, "malformed")
+                .jump(JumpOp.GT, R2, R9, "malformed")
+                .store(Size.DW, FP, TCP_HEADER_LENGTH, R2)
+                .load(Size.B, R3, FP, TCP_BUFFER + 13)
+                .jump(JumpOp.SET, R3, 0x02, "syn")
+                .jump("not syn")
+                .label("syn")
+                // Only a SYN needs the maximum: one lookup of the one entry.
+                .store(Size.W, FP, KEY, 0)
+                .loadMap(R1, maxMssMapFd)
+                .mov(R2, FP)
+                .alu64(AluOp.ADD, R2, KEY)
+                .call(Helper.MAP_LOOKUP_ELEM)
+                .jump(JumpOp.EQ, R0, 0, "leave")
+                .load(Size.DW, R3, FP, COUNTER_BASE)
+                .load(Size.W, R2, R0, 0)                      // ipv4
+                .jump(JumpOp.EQ, R3, 0, "have max")
+                .load(Size.W, R2, R0, 4)                      // ipv6
+                .label("have max")
+                .jump(JumpOp.EQ, R2, 0, "leave")              // not set yet: change nothing
+                .store(Size.DW, FP, MAX_MSS, R2)
+                .mov(R8, TCP_MIN_HEADER)
+                .mov(R9, 0);
+        for (int k = 0; k < TCP_MAX_OPTION_BYTES; k++) {
+            option(k);
+        }
+        asm.label("option " + TCP_MAX_OPTION_BYTES)
+                .label("walked")
+                .mov(R2, Outcome.CLAMPED.ordinal())
+                .jump(JumpOp.SET, R9, LOWERED, "count")
+                .mov(R2, Outcome.MSS_SMALL_ENOUGH.ordinal())
+                .jump(JumpOp.SET, R9, SAW_MSS, "count")
+                .mov(R2, Outcome.NO_MSS_OPTION.ordinal())
+                .jump("count");
+    }
+
+    /**
+     * One step of the option walk of RFC 9293 §3.1, as MssClamp's: EOL ends the list, NOP is one
+     * byte, every other kind needs a length of at least 2 that fits the header, else the walk
+     * stops (keeping what it did). An MSS (kind 2, length 4) above the maximum is lowered.
+     */
+    private void option(int k) {
+        String next = "option " + (k + 1);
+        String longer = "long option " + k;
+        String skip = "skip option " + k;
+        String even = "even option " + k;
+        asm.label("option " + k)
+                .load(Size.DW, R2, FP, TCP_HEADER_LENGTH)
+                .jump(JumpOp.GE, R8, R2, "walked")
+                .mov(R4, R2)
+                .alu64(AluOp.SUB, R4, R8)                     // bytes left in the header
+                .jump(JumpOp.LT, R4, 4, "short option " + k)
+                .mov(R4, 4)
+                .jump("read option " + k)
+                // Tells the verifier the size is at least 1. (Tested after "< 4", not before:
+                // where it knows the header length is a multiple of 4 and the position exactly,
+                // its bounds for "< 4" can be empty, and 6.18 then takes R4 for 0.)
+                .label("short option " + k)
+                .jump(JumpOp.LT, R4, 1, "walked")
+                .label("read option " + k)                    // up to 4 bytes: kind, length, value
+                .store(Size.W, FP, SCRATCH, 0)
+                .mov(R1, R6)
+                .mov(R2, R7)
+                .alu64(AluOp.ADD, R2, R8)
+                .mov(R3, FP)
+                .alu64(AluOp.ADD, R3, SCRATCH)
+                .call(Helper.SKB_LOAD_BYTES)
+                .jump(JumpOp.NE, R0, 0, "walked")
+                .load(Size.B, R2, FP, SCRATCH)
+                .jump(JumpOp.EQ, R2, 0, "walked")             // EOL
+                .jump(JumpOp.NE, R2, 1, longer)
+                .alu64(AluOp.ADD, R8, 1)                      // NOP
+                .jump(next)
+                .label(longer)
+                .load(Size.DW, R3, FP, TCP_HEADER_LENGTH)
+                .alu64(AluOp.SUB, R3, R8)
+                .jump(JumpOp.LT, R3, 2, "walked")             // no room for the length byte
+                .load(Size.B, R4, FP, SCRATCH + 1)
+                .jump(JumpOp.LT, R4, 2, "walked")
+                .jump(JumpOp.GT, R4, R3, "walked")            // runs past the header
+                .jump(JumpOp.NE, R2, 2, skip)
+                .jump(JumpOp.NE, R4, 4, skip)
+                .alu64(AluOp.OR, R9, SAW_MSS)
+                .load(Size.H, R3, FP, SCRATCH + 2)
+                .toBigEndian(R3, 16)                          // the MSS
+                .load(Size.DW, R2, FP, MAX_MSS)
+                .jump(JumpOp.LE, R3, R2, skip)                // never raised
+                .toBigEndian(R2, 16)
+                .store(Size.H, FP, NEW_MSS, R2)
+                .mov(R1, R6)
+                .mov(R2, R7)
+                .alu64(AluOp.ADD, R2, R8)
+                .alu64(AluOp.ADD, R2, 2)
+                .mov(R3, FP)
+                .alu64(AluOp.ADD, R3, NEW_MSS)
+                .mov(R4, 2)
+                .mov(R5, 0)
+                .call(Helper.SKB_STORE_BYTES)
+                .jump(JumpOp.NE, R0, 0, "walked")
+                // bpf_l4_csum_replace takes the old and new 16-bit field as they lie in memory.
+                // The checksum sums words aligned to the TCP header; an MSS at an odd offset
+                // (after a single NOP) falls across two words and counts byte-swapped, so the
+                // swapped values go in (MssClamp.replaceInChecksum): on this little-endian host,
+                // the MSS values as numbers.
+                .load(Size.H, R3, FP, SCRATCH + 2)
+                .load(Size.H, R4, FP, NEW_MSS)
+                .mov(R2, R8)
+                .alu64(AluOp.AND, R2, 1)
+                .jump(JumpOp.EQ, R2, 0, even)
+                .toBigEndian(R3, 16)
+                .toBigEndian(R4, 16)
+                .label(even)
+                .mov(R1, R6)
+                .mov(R2, R7)
+                .alu64(AluOp.ADD, R2, TCP_CHECKSUM)
+                .mov(R5, 2)                                   // BPF_F_HDR_FIELD_MASK: a 2-byte field
+                .call(Helper.L4_CSUM_REPLACE)
+                .alu64(AluOp.OR, R9, LOWERED)
+                .mov(R4, 4)
+                .label(skip)
+                .alu64(AluOp.ADD, R8, R4);
+    }
+
+    /** R2: the outcome's ordinal. Adds one to its counter, then hands the packet on. */
+    private void countAndLeave(int countsMapFd) {
+        asm.label("malformed").mov(R2, Outcome.MALFORMED.ordinal()).jump("count")
+                .label("not tcp").mov(R2, Outcome.NOT_TCP.ordinal()).jump("count")
+                .label("not syn").mov(R2, Outcome.NOT_SYN.ordinal())
+                .label("count")
+                .load(Size.DW, R3, FP, COUNTER_BASE)
+                .alu64(AluOp.ADD, R2, R3)
+                .store(Size.W, FP, KEY, R2)
+                .loadMap(R1, countsMapFd)
+                .mov(R2, FP)
+                .alu64(AluOp.ADD, R2, KEY)
+                .call(Helper.MAP_LOOKUP_ELEM)
+                .jump(JumpOp.EQ, R0, 0, "leave")
+                .load(Size.DW, R1, R0, 0)
+                .alu64(AluOp.ADD, R1, 1)
+                .store(Size.DW, R0, 0, R1)
+                .label("leave")
+                .mov(R0, TC_ACT_UNSPEC)
+                .exit();
+    }
+
+    private void zero(int fpOffset, int bytes) {
+        int at = fpOffset;
+        if ((at & 7) != 0) {
+            asm.store(Size.W, FP, at, 0);
+            at += 4;
+        }
+        for (; at + 8 <= fpOffset + bytes; at += 8) {
+            asm.store(Size.DW, FP, at, 0);
+        }
+        if (at < fpOffset + bytes) {
+            asm.store(Size.W, FP, at, 0);
+        }
+    }
+
+    /** R0 = bpf_skb_load_bytes(skb, offset, fp + fpOffset, length). */
+    private void loadBytesAt(int offset, int fpOffset, int length) {
+        asm.mov(R2, offset);
+        loadBytes(fpOffset, length);
+    }
+
+    private void loadBytesAtR7(int fpOffset, int length) {
+        asm.mov(R2, R7);
+        loadBytes(fpOffset, length);
+    }
+
+    private void loadBytesAtR8(int fpOffset, int length) {
+        asm.mov(R2, R8).alu64(AluOp.ADD, R2, ipOffset);
+        loadBytes(fpOffset, length);
+    }
+
+    private void loadBytes(int fpOffset, int length) {
+        asm.mov(R1, R6)
+                .mov(R3, FP)
+                .alu64(AluOp.ADD, R3, fpOffset)
+                .mov(R4, length)
+                .call(Helper.SKB_LOAD_BYTES);
+    }
+}
