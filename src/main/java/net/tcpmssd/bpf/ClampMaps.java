@@ -2,9 +2,9 @@ package net.tcpmssd.bpf;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import net.tcpmssd.MaxMss;
-import net.tcpmssd.Outcome;
 import net.tcpmssd.os.ErrnoException;
+import net.tcpmssd.packet.MaxMss;
+import net.tcpmssd.packet.Outcome;
 
 /**
  * The two maps through which the daemon steers the clamping program and reads what it did.

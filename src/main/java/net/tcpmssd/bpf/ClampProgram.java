@@ -12,9 +12,9 @@ import static net.tcpmssd.bpf.Register.R7;
 import static net.tcpmssd.bpf.Register.R8;
 import static net.tcpmssd.bpf.Register.R9;
 
-import net.tcpmssd.MssClamp;
-import net.tcpmssd.Outcome;
 import net.tcpmssd.os.ErrnoException;
+import net.tcpmssd.packet.MssClamp;
+import net.tcpmssd.packet.Outcome;
 
 /**
  * Generates the SCHED_CLS program that does in the kernel what {@link MssClamp#clamp} does in the

@@ -11,14 +11,14 @@ import java.util.Map;
 import java.util.Random;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.sessions.JqwikSession;
-import net.tcpmssd.MaxMss;
-import net.tcpmssd.MssClamp;
-import net.tcpmssd.Outcome;
-import net.tcpmssd.PacketCorpus;
+import net.tcpmssd.packet.PacketCorpus;
 import net.tcpmssd.os.ErrnoException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import net.tcpmssd.packet.MaxMss;
+import net.tcpmssd.packet.MssClamp;
+import net.tcpmssd.packet.Outcome;
 
 /**
  * The differential test of the in-kernel data plane: every packet of the core's corpora goes

@@ -1,10 +1,10 @@
-package net.tcpmssd;
+package net.tcpmssd.packet;
 
-import static net.tcpmssd.TestPacket.ACK;
-import static net.tcpmssd.TestPacket.SYN;
-import static net.tcpmssd.TestPacket.concat;
-import static net.tcpmssd.TestPacket.mssOption;
-import static net.tcpmssd.TestPacket.tcpSegment;
+import static net.tcpmssd.packet.TestPacket.ACK;
+import static net.tcpmssd.packet.TestPacket.SYN;
+import static net.tcpmssd.packet.TestPacket.concat;
+import static net.tcpmssd.packet.TestPacket.mssOption;
+import static net.tcpmssd.packet.TestPacket.tcpSegment;
 
 import java.util.ArrayList;
 import java.util.Arrays;
