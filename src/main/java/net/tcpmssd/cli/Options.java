@@ -92,6 +92,9 @@ public record Options(
             throw UsageException.usage();
         }
         MetricsAddress metrics = g.metrics == null ? null : MetricsAddress.parse(g.metrics);
+        if (g.interfaceName != null) {
+            InterfaceName.check(g.interfaceName);
+        }
         MssSource source = g.interfaceName != null ? new MssSource.InterfaceMtu(g.interfaceName)
                 : g.mtu != null ? new MssSource.FixedMtu(mtu)
                 : g.pmtu ? new MssSource.PathMtu()
@@ -104,7 +107,8 @@ public record Options(
 
     /** A plain decimal number in range: no sign, no spaces, no hex (strtol would stop early; we refuse). */
     private static int decimal(String text, int min, int max, String error) throws UsageException {
-        if (text.isEmpty() || text.length() > 6 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
+        // Nine digits always fit an int; the range check below does the rest.
+        if (text.isEmpty() || text.length() > 9 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
             throw UsageException.invalid(error);
         }
         int value = Integer.parseInt(text);

@@ -68,10 +68,6 @@ final class MetricsServer implements AutoCloseable {
     static MetricsServer start(MetricsAddress address, Supplier<List<Counters>> counters, Supplier<MaxMss> maximum)
             throws IOException {
         InetSocketAddress socket = address.socketAddress();
-        if (socket.isUnresolved()) {
-            // The builder would take a null address as the wildcard: never widen what the operator asked for.
-            throw new IOException("unknown address " + address.host());
-        }
         // A registry of our own, not the client's global default: nothing else can add to it.
         PrometheusRegistry registry = new PrometheusRegistry();
         // One collector, so that one scrape takes one list of counters and one maximum.

@@ -18,19 +18,28 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import net.tcpmssd.cli.MetricsAddress;
+import net.tcpmssd.cli.UsageException;
 import net.tcpmssd.packet.MaxMss;
 import net.tcpmssd.packet.Outcome;
 
 /** The --metrics endpoint on loopback, scraped over real HTTP; no root needed. */
 class MetricsServerTest {
 
-    private static final MetricsAddress LOOPBACK_ANY_PORT = new MetricsAddress("127.0.0.1", 0);
+    private static final MetricsAddress LOOPBACK_ANY_PORT = address("127.0.0.1:0");
 
     private final HttpClient http = HttpClient.newHttpClient();
     private final Counters first = new Counters();
     private final Counters second = new Counters();
     private final AtomicReference<MaxMss> maximum = new AtomicReference<>(MaxMss.forMtu(1280));
     private MetricsServer server;
+
+    private static MetricsAddress address(String text) {
+        try {
+            return MetricsAddress.parse(text);
+        } catch (UsageException e) {
+            throw new AssertionError(e);
+        }
+    }
 
     @BeforeEach
     void start() throws IOException {
@@ -148,7 +157,7 @@ class MetricsServerTest {
     @Test
     void servesOnIpv6LoopbackWhenTheAddressSaysSo() throws Exception {
         assumeTrue(ipv6LoopbackWorks(), "no IPv6 loopback on this machine");
-        try (MetricsServer v6 = MetricsServer.start(MetricsAddress.parse("[::1]:0"), () -> List.of(first), maximum::get)) {
+        try (MetricsServer v6 = MetricsServer.start(address("[::1]:0"), () -> List.of(first), maximum::get)) {
             HttpResponse<String> response = http.send(
                     HttpRequest.newBuilder(URI.create("http://[::1]:" + v6.port() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
 
@@ -179,7 +188,7 @@ class MetricsServerTest {
 
     @Test
     void aPortInUseIsAnIOExceptionWithAPlainReason() {
-        MetricsAddress taken = new MetricsAddress("127.0.0.1", server.port());
+        MetricsAddress taken = address("127.0.0.1:" + server.port());
 
         assertThatThrownBy(() -> MetricsServer.start(taken, List::of, () -> null))
                 .isInstanceOf(IOException.class)
@@ -188,7 +197,7 @@ class MetricsServerTest {
 
     @Test
     void anAddressNotOnThisHostIsRefusedNotWidened() {
-        MetricsAddress elsewhere = new MetricsAddress("192.0.2.1", 0); // TEST-NET-1: on no interface here
+        MetricsAddress elsewhere = address("192.0.2.1:0"); // TEST-NET-1: on no interface here
 
         assertThatThrownBy(() -> MetricsServer.start(elsewhere, List::of, () -> null))
                 .isInstanceOf(IOException.class)
