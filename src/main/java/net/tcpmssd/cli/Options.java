@@ -1,5 +1,7 @@
 package net.tcpmssd.cli;
 
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import joptsimple.OptionException;
@@ -101,8 +103,23 @@ public record Options(
                 : new MssSource.FixedMss(setMss);
         int queueLength = g.queueLength == null ? DEFAULT_QUEUE_LENGTH
                 : decimal(g.queueLength, 1, MAX_QUEUE_LENGTH, "invalid queue length");
-        return new Options(g.both, g.verbose, g.foreground, g.pidfile, queue, queues, source, g.addMss, metrics,
+        return new Options(g.both, g.verbose, g.foreground, g.pidfile == null ? null : absolutePidfile(g.pidfile), queue, queues, source, g.addMss, metrics,
                 queueLength, g.printRules ? Action.PRINT_RULES : Action.RUN);
+    }
+
+    /**
+     * The --pidfile path made absolute against the directory tcpmssd was started in: the detached
+     * daemon works in "/" (daemon(3)), where a relative path would name another file.
+     */
+    private static String absolutePidfile(String text) throws UsageException {
+        if (!text.isEmpty()) {
+            try {
+                return Path.of(text).toAbsolutePath().toString(); // not normalized: "dir/.." is not "." when dir is a link
+            } catch (InvalidPathException e) {
+                // not a path on this system: told below
+            }
+        }
+        throw UsageException.invalid("invalid pidfile path \"" + InterfaceName.escaped(text) + "\"");
     }
 
     /** A plain decimal number in range: no sign, no spaces, no hex (strtol would stop early; we refuse). */

@@ -3,6 +3,7 @@ package net.tcpmssd.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.file.Path;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
@@ -237,12 +238,25 @@ class OptionsTest {
 
     @Test
     void takesWhatLooksLikeAnOptionAsAValue() throws UsageException {
-        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "-b=1").pidfile()).isEqualTo("-b=1");
-        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile=--pmtu").pidfile()).isEqualTo("--pmtu");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "-b=1").pidfile()).isEqualTo(inStartDirectory("-b=1"));
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile=--pmtu").pidfile()).isEqualTo(inStartDirectory("--pmtu"));
         assertThat(Options.parse("-vbp", "1", "-i", "-pmtu").interfaceName()).isEqualTo("-pmtu");
         assertThat(Options.parse("-p1", "-i-b=1").interfaceName()).isEqualTo("-b=1");
-        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "--").pidfile()).isEqualTo("--");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "--").pidfile()).isEqualTo(inStartDirectory("--"));
         assertThat(Options.parse("-p", "1", "--set-mss=1300").source()).isEqualTo(new MssSource.FixedMss(1300));
+    }
+
+    @Test
+    void aRelativePidfileIsTakenFromTheDirectoryTcpmssdStartsIn() throws Exception {
+        // The detached daemon works in "/": resolved later, "run/t.pid" would become /run/t.pid.
+        String cwd = System.getProperty("user.dir");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "run/t.pid").pidfile()).isEqualTo(cwd + "/run/t.pid");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "/run/t.pid").pidfile()).isEqualTo("/run/t.pid");
+        assertInvalid("invalid pidfile path \"\"", "-p", "1", "-m", "1280", "--pidfile", "");
+    }
+
+    private static String inStartDirectory(String name) {
+        return Path.of(System.getProperty("user.dir"), name).toString();
     }
 
     private static void assertUsage(String... args) {
