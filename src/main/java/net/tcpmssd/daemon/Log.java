@@ -9,16 +9,23 @@ public interface Log {
 
     void warning(String line);
 
-    static Log to(PrintStream stream) {
+    /** Standard error, each line with its priority when that is the journal ({@link JournalStream}). */
+    static Log toStderr() {
+        return to(System.err, JournalStream.isStderr());
+    }
+
+    static Log to(PrintStream stream, boolean journal) {
+        String info = journal ? JournalStream.INFO : "";
+        String warning = journal ? JournalStream.WARNING : "";
         return new Log() {
             @Override
             public void info(String line) {
-                stream.println(line);
+                stream.println(info + line);
             }
 
             @Override
             public void warning(String line) {
-                stream.println("warning: " + line);
+                stream.println(warning + "warning: " + line);
             }
         };
     }
