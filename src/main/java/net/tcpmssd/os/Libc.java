@@ -28,6 +28,17 @@ import java.lang.invoke.VarHandle;
 public final class Libc {
 
     public static final int AF_UNIX = 1;
+    public static final int AF_INET = 2;
+    public static final int AF_INET6 = 10;
+    public static final int SOCK_NONBLOCK = 04000;
+    public static final int SO_REUSEADDR = 2;
+    public static final int IPPROTO_IPV6 = 41;
+    public static final int IPV6_V6ONLY = 26;
+    public static final int MSG_NOSIGNAL = 0x4000;
+    public static final short POLLIN = 0x1;
+    public static final short POLLOUT = 0x4;
+    /** struct pollfd: int fd, short events, short revents. */
+    public static final int POLLFD_SIZE = 8;
     public static final int AF_NETLINK = 16;
     public static final int SOCK_STREAM = 1;
     public static final int SOCK_DGRAM = 2;
@@ -99,6 +110,15 @@ public final class Libc {
         static final MethodHandle CLOSE = plain("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
         static final MethodHandle BIND = withErrno("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
         static final MethodHandle CONNECT = withErrno("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+
+    /** A listening TCP socket (--metrics), linked when one is opened. */
+    private static final class Listening {
+        static final MethodHandle LISTEN = withErrno("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+        static final MethodHandle ACCEPT4 = withErrno("accept4", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+        static final MethodHandle GETSOCKNAME = withErrno("getsockname", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+        static final MethodHandle POLL = withErrno("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+        static final MethodHandle SHUTDOWN = withErrno("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     }
 
     /**
@@ -295,6 +315,78 @@ public final class Libc {
             throw new AssertionError(t);
         }
         check("connect", result);
+    }
+
+    /**
+     * A struct sockaddr_in (ip(7)) or sockaddr_in6 (ipv6(7)) in {@code arena}: the family in host
+     * order, the port and the address in network order.
+     */
+    public static MemorySegment inetAddress(java.net.InetAddress address, int port, Arena arena) {
+        byte[] bytes = address.getAddress();
+        boolean ipv6 = bytes.length == 16;
+        MemorySegment sockaddr = arena.allocate(ipv6 ? 28 : 16, 4);
+        sockaddr.set(JAVA_SHORT, 0, (short) (ipv6 ? AF_INET6 : AF_INET));
+        sockaddr.set(JAVA_BYTE, 2, (byte) (port >>> 8));
+        sockaddr.set(JAVA_BYTE, 3, (byte) port);
+        MemorySegment.copy(bytes, 0, sockaddr, JAVA_BYTE, ipv6 ? 8 : 4, bytes.length); // sin6_flowinfo, scope id: 0
+        return sockaddr;
+    }
+
+    public static void listen(int fd, int backlog) throws ErrnoException {
+        try {
+            check("listen", (int) Listening.LISTEN.invokeExact(state(), fd, backlog));
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** accept4(2) without the peer's address; returns the new descriptor. */
+    public static int accept(int fd, int flags) throws ErrnoException {
+        try {
+            return (int) check("accept4", (int) Listening.ACCEPT4.invokeExact(state(), fd, MemorySegment.NULL, MemorySegment.NULL, flags));
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** The port a TCP or UDP socket is bound to (getsockname(2)). */
+    public static int boundPort(int fd) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment sockaddr = arena.allocate(128, 4);
+            MemorySegment length = arena.allocateFrom(JAVA_INT, 128);
+            check("getsockname", (int) Listening.GETSOCKNAME.invokeExact(state(), fd, sockaddr, length));
+            return (Byte.toUnsignedInt(sockaddr.get(JAVA_BYTE, 2)) << 8) | Byte.toUnsignedInt(sockaddr.get(JAVA_BYTE, 3));
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** shutdown(2) of the sending half: the peer reads the end of the stream. */
+    public static void shutdownWrite(int fd) throws ErrnoException {
+        try {
+            check("shutdown", (int) Listening.SHUTDOWN.invokeExact(state(), fd, 1)); // SHUT_WR
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** poll(2) over {@code count} struct pollfd; returns how many have events. */
+    public static int poll(MemorySegment fds, int count, int timeoutMillis) throws ErrnoException {
+        try {
+            return (int) check("poll", (int) Listening.POLL.invokeExact(state(), fds, (long) count, timeoutMillis));
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
     }
 
     /**
