@@ -27,6 +27,7 @@ public record Options(
         boolean addMss,
         MetricsAddress metrics,
         int queueLength,
+        boolean waitForInterface,
         Action action) {
 
     /** What the invocation asks for besides running. */
@@ -67,7 +68,7 @@ public record Options(
     public static Options parse(String... args) throws UsageException {
         Grammar g = new Grammar(args);
         if (g.help || g.version) {
-            return new Options(false, false, false, null, 0, 0, null, false, null, 0, g.help ? Action.HELP : Action.VERSION);
+            return new Options(false, false, false, null, 0, 0, null, false, null, 0, false, g.help ? Action.HELP : Action.VERSION);
         }
         int mtu = 0;
         if (g.mtu != null) {
@@ -96,6 +97,8 @@ public record Options(
         MetricsAddress metrics = g.metrics == null ? null : MetricsAddress.parse(g.metrics);
         if (g.interfaceName != null) {
             InterfaceName.check(g.interfaceName);
+        } else if (g.waitForInterface) {
+            throw UsageException.invalid("--wait-for-interface waits for the interface of -i");
         }
         MssSource source = g.interfaceName != null ? new MssSource.InterfaceMtu(g.interfaceName)
                 : g.mtu != null ? new MssSource.FixedMtu(mtu)
@@ -104,7 +107,7 @@ public record Options(
         int queueLength = g.queueLength == null ? DEFAULT_QUEUE_LENGTH
                 : decimal(g.queueLength, 1, MAX_QUEUE_LENGTH, "invalid queue length");
         return new Options(g.both, g.verbose, g.foreground, g.pidfile == null ? null : absolutePidfile(g.pidfile), queue, queues, source, g.addMss, metrics,
-                queueLength, g.printRules ? Action.PRINT_RULES : Action.RUN);
+                queueLength, g.waitForInterface, g.printRules ? Action.PRINT_RULES : Action.RUN);
     }
 
     /**
@@ -145,6 +148,7 @@ public record Options(
                 + "                 one thread each (iptables --queue-balance A:B)\n"
                 + "  -m mtu         clamp for this MTU (68-65535)\n"
                 + "  -i iface       clamp for this interface's MTU\n"
+                + "  --wait-for-interface  with -i: if the interface is missing, start and wait for it\n"
                 + "  -b             treat incoming packets too (PREROUTING, INPUT); default: outgoing only\n"
                 + "  -v             stay in the foreground and log every change to stderr\n"
                 + "  --foreground   stay in the foreground without per-packet lines (for supervisors)\n"
@@ -172,7 +176,8 @@ public record Options(
     private static final class Grammar {
         private static final String SHORT_FLAGS = "bv";
         private static final String SHORT_VALUES = "pim";
-        private static final List<String> LONG_FLAGS = List.of("foreground", "pmtu", "add-mss", "print-rules", "help", "version");
+        private static final List<String> LONG_FLAGS = List.of("foreground", "pmtu", "add-mss", "print-rules", "wait-for-interface",
+                "help", "version");
         private static final List<String> LONG_VALUES = List.of("pidfile", "set-mss", "metrics", "queue-length");
 
         final boolean both;
@@ -188,6 +193,7 @@ public record Options(
         final boolean printRules;
         final String metrics;
         final String queueLength;
+        final boolean waitForInterface;
         final boolean help;
         final boolean version;
         private final OptionSet set;
@@ -223,6 +229,7 @@ public record Options(
             printRules = set.has("print-rules");
             metrics = last("metrics");
             queueLength = last("queue-length");
+            waitForInterface = set.has("wait-for-interface");
             help = set.has("help");
             version = set.has("version");
         }

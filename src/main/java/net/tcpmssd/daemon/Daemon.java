@@ -47,6 +47,10 @@ public final class Daemon {
     private volatile MaxMss max;
     private volatile boolean stopping;
     private volatile boolean interfaceGone;
+    /** --wait-for-interface: -i's interface has not appeared yet, so no MSS is lowered. */
+    private volatile boolean awaitingInterface;
+    /** The maximum while awaiting the interface: an MSS field cannot exceed it, so none is lowered. */
+    private static final MaxMss NO_LIMIT = new MaxMss(65535, 65535);
 
     /** Called once the daemon is ready (queue bound, pidfile written): detaching hooks in here. */
     @FunctionalInterface
@@ -85,7 +89,9 @@ public final class Daemon {
             if (options.metrics() != null) {
                 metrics = serveMetrics(options.metrics());
             }
-            log.info(max == null ? "Maximum MSS: per path MTU (--pmtu)" : describe(max));
+            if (!awaitingInterface) {
+                log.info(max == null ? "Maximum MSS: per path MTU (--pmtu)" : describe(max));
+            }
             startup.ready();
             SystemdNotify.send("READY=1", log);
             serve();
@@ -246,10 +252,19 @@ public final class Daemon {
 
     /** -i: take the interface's MTU now and follow its changes (rtnetlink). */
     private LinkMonitor followInterface(String name) throws StartupException, ErrnoException {
+        if (options.waitForInterface()) {
+            // A start at boot before the uplink exists (ppp0 comes with the PPPoE session). Set
+            // before the monitor starts: its present(), when the interface appears, ends the wait.
+            awaitingInterface = true;
+            max = NO_LIMIT;
+        }
         LinkMonitor monitor = LinkMonitor.start(name, new LinkMonitor.Listener() {
             @Override
             public void present(Link link) {
-                if (interfaceGone) {
+                if (awaitingInterface) {
+                    awaitingInterface = false;
+                    log.info("interface " + name + " is there, MTU " + link.mtu());
+                } else if (interfaceGone) {
                     interfaceGone = false;
                     log.info("interface " + name + " is back, MTU " + link.mtu());
                 }
@@ -268,11 +283,15 @@ public final class Daemon {
             }
         });
         Optional<Link> link = monitor.current();
-        if (link.isEmpty()) {
+        if (link.isPresent()) {
+            awaitingInterface = false;
+            max = MaxMss.forMtu(link.get().mtu());
+        } else if (options.waitForInterface()) {
+            log.info("waiting for interface " + name + " to appear; no MSS is lowered until then");
+        } else {
             monitor.close();
             throw new StartupException("unknown interface " + name);
         }
-        max = MaxMss.forMtu(link.get().mtu());
         return monitor;
     }
 
@@ -308,7 +327,7 @@ public final class Daemon {
 
     private MetricsServer serveMetrics(MetricsAddress address) throws StartupException {
         try {
-            return MetricsServer.start(address, this::allCounters, () -> max);
+            return MetricsServer.start(address, this::allCounters, () -> awaitingInterface ? null : max);
         } catch (java.io.IOException e) {
             throw new StartupException("can't serve metrics on " + address + ": " + e.getMessage());
         }
@@ -339,6 +358,9 @@ public final class Daemon {
     }
 
     static String describe(MaxMss max) {
+        if (max == NO_LIMIT) {
+            return "Maximum MSS: none yet (waiting for the interface)";
+        }
         String line = "Maximum MSS: " + max.ipv4();
         return max.ipv6() == max.ipv4() ? line : line + " (IPv6: " + max.ipv6() + ")";
     }

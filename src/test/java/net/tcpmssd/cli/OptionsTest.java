@@ -204,6 +204,14 @@ class OptionsTest {
     }
 
     @Test
+    void waitingForTheInterfaceIsAskedForAndNeedsMinusI() throws Exception {
+        assertThat(Options.parse("-p", "1", "-i", "ppp0").waitForInterface()).as("unasked, a missing interface is an error").isFalse();
+        assertThat(Options.parse("-p", "1", "-i", "ppp0", "--wait-for-interface").waitForInterface()).isTrue();
+        assertInvalid("--wait-for-interface waits for the interface of -i", "-p", "1", "-m", "1280", "--wait-for-interface");
+        assertUsage("-p", "1", "-i", "ppp0", "--wait-for-interface=yes");
+    }
+
+    @Test
     void helpAndVersion() throws Exception {
         assertThat(Options.parse("--help").action()).isEqualTo(Options.Action.HELP);
         assertThat(Options.parse("--version").action()).isEqualTo(Options.Action.VERSION);
