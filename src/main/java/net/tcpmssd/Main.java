@@ -65,15 +65,16 @@ public final class Main {
     private static void detachedReady() throws net.tcpmssd.os.ErrnoException {
         String reason = Syslog.unreachable();
         if (reason != null) {
-            error("tcpmssd: warning: no syslog daemon at /dev/log (" + reason + "): the detached daemon's messages go"
-                    + " to /dev/console at best; run it with --foreground under a supervisor, or start a syslog daemon");
+            System.err.println(JournalStream.prefix(JournalStream.WARNING) + "tcpmssd: warning: no syslog daemon at /dev/log ("
+                    + reason + "): the detached daemon's messages go to /dev/console at best; run it with --foreground under a"
+                    + " supervisor, or start a syslog daemon");
         }
         Detach.ready();
     }
 
     /** An error line on stderr, with the journal's error priority when stderr is the journal. */
     private static void error(String line) {
-        System.err.println(JournalStream.errorPrefix() + line);
+        System.err.println(JournalStream.prefix(JournalStream.ERROR) + line);
     }
 
     static String version() {

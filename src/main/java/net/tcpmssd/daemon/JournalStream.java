@@ -40,8 +40,8 @@ public final class JournalStream {
         }
     }
 
-    /** The prefix for an error line on stderr: "<3>" for the journal, else nothing. */
-    public static String errorPrefix() {
-        return isStderr() ? ERROR : "";
+    /** The prefix for a line of this priority on stderr: the priority for the journal, else nothing. */
+    public static String prefix(String priority) {
+        return isStderr() ? priority : "";
     }
 }
