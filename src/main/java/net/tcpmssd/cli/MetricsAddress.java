@@ -16,12 +16,12 @@ import java.net.UnknownHostException;
  * one of inet_pton(3): exactly four decimal parts of 0 to 255 without leading zeros, where
  * inet_aton(3) and {@link InetAddress#getByName} would read "1.2.3" as 1.2.0.3 and "010" as octal.
  */
-public record MetricsAddress(InetAddress address, int port) {
+public record MetricsAddress(String host, InetAddress address, int port) {
 
     private static final InetAddress LOOPBACK = ipv4(new byte[] {127, 0, 0, 1});
 
     public static MetricsAddress parse(String text) throws UsageException {
-        String host = null;
+        String host = "127.0.0.1";
         String port = text;
         int colon = text.lastIndexOf(':');
         if (colon >= 0) {
@@ -32,10 +32,11 @@ public record MetricsAddress(InetAddress address, int port) {
             throw UsageException.invalid("invalid metrics address " + text);
         }
         InetAddress address;
-        if (host == null || host.equals("localhost")) {
+        if (host.equals("localhost")) {
             address = LOOPBACK;
         } else if (host.startsWith("[") && host.endsWith("]")) {
-            address = ipv6(host.substring(1, host.length() - 1));
+            host = host.substring(1, host.length() - 1);
+            address = ipv6(host);
         } else if (host.contains(":")) {
             throw UsageException.invalid("invalid metrics address " + text + " (write IPv6 as [addr]:port)");
         } else {
@@ -44,7 +45,7 @@ public record MetricsAddress(InetAddress address, int port) {
         if (address == null) {
             throw UsageException.invalid("invalid metrics address " + text);
         }
-        return new MetricsAddress(address, Integer.parseInt(port));
+        return new MetricsAddress(host, address, Integer.parseInt(port));
     }
 
     /** Four decimal parts 0-255, no leading zeros; null for anything else. */
@@ -93,9 +94,9 @@ public record MetricsAddress(InetAddress address, int port) {
         return address instanceof Inet6Address;
     }
 
+    /** As the operator wrote it (for messages): "[::1]:9815", not "[0:0:0:0:0:0:0:1]:9815". */
     @Override
     public String toString() {
-        String host = address.getHostAddress();
         return (ipv6() ? "[" + host + "]" : host) + ":" + port;
     }
 

@@ -146,10 +146,10 @@ class OptionsTest {
     void metricsAddresses() throws Exception {
         assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "9815").metrics()).hasToString("127.0.0.1:9815");
         assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "0.0.0.0:9815").metrics()).hasToString("0.0.0.0:9815");
-        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "[::1]:9815").metrics()).hasToString("[0:0:0:0:0:0:0:1]:9815");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "[::1]:9815").metrics()).hasToString("[::1]:9815");
         assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "[::]:9100").metrics().ipv6()).isTrue();
         assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "0.0.0.0:9100").metrics().ipv6()).isFalse();
-        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "localhost:1").metrics()).hasToString("127.0.0.1:1");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "localhost:1").metrics().socketAddress()).hasToString("/127.0.0.1:1");
         assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "255.255.255.255:1").metrics()).hasToString("255.255.255.255:1");
     }
 
