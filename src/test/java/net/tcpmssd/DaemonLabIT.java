@@ -127,6 +127,35 @@ class DaemonLabIT {
     }
 
     @Test
+    void aPidfileThatIsASymbolicLinkIsRefusedAndItsTargetLeftAsItWas() throws Exception {
+        Path target = lab.scratch().resolve("root-only");
+        Files.writeString(target, "root:secret\n");
+        Files.setPosixFilePermissions(target, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        Path link = Files.createSymbolicLink(lab.scratch().resolve("link.pid"), target);
+
+        Lab.Result r = lab.host(ROUTER, "timeout", "20", Lab.ROOT.resolve("bin/tcpmssd").toString(),
+                "--foreground", "--pidfile", link.toString(), "-p", "100", "-m", "1280");
+
+        assertThat(r.status()).isEqualTo(1);
+        assertThat(r.stderr()).isEqualTo("tcpmssd: can't write pidfile " + link + ": it is a symbolic link\n");
+        assertThat(Files.readString(target)).isEqualTo("root:secret\n");
+        assertThat(Tcpmssd.queueBound(lab, QUEUE)).as("unbound again on the way out").isFalse();
+    }
+
+    @Test
+    void thePidfileModeIs0644WhateverTheUmask() throws Exception {
+        Path pidfile = lab.scratch().resolve("umask-" + System.nanoTime() + ".pid");
+        Path log = lab.scratch().resolve("umask.log");
+        Process daemon = lab.spawn(ROUTER, log, "sh", "-c", "umask 0; exec " + Lab.ROOT.resolve("bin/tcpmssd")
+                + " --foreground --pidfile " + pidfile + " -p 100 -m 1280");
+        Lab.awaitLog(pidfile, Long.toString(daemon.pid()), Duration.ofSeconds(20));
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(pidfile)))
+                .as("not 0666 from umask 0").isEqualTo("rw-r--r--");
+        daemon.destroy();
+        assertThat(daemon.waitFor()).isZero();
+    }
+
+    @Test
     void aDetachMarkerInheritedFromTheCallersEnvironmentDoesNotStopTheDetach() throws Exception {
         Path pidfile = lab.scratch().resolve("inherited-" + System.nanoTime() + ".pid");
         try {

@@ -98,6 +98,17 @@ class CommandLineProcessTest {
     }
 
     @Test
+    void anInterfaceNameLinuxCannotHaveIsOneLine() throws Exception {
+        String rule = " (Linux allows 1 to 15 bytes, without white space, control characters, '/' or ':')\n";
+        Result newline = tcpmssd("-p", "100", "-i", "ppp0\nfake: line");
+        assertThat(newline.status()).isEqualTo(1);
+        assertThat(newline.stderr()).isEqualTo("tcpmssd: invalid interface name \"ppp0\\nfake: line\"" + rule);
+        Result tooLong = tcpmssd("-p", "100", "-i", "ppp0-a-very-long");
+        assertThat(tooLong.status()).isEqualTo(1);
+        assertThat(tooLong.stderr()).as("not rtnetlink's ERANGE").isEqualTo("tcpmssd: invalid interface name \"ppp0-a-very-long\"" + rule);
+    }
+
+    @Test
     void helpGoesToStdoutAndExitsZero() throws Exception {
         Result r = tcpmssd("--help");
         assertThat(r.status()).isZero();
