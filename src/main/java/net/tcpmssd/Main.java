@@ -8,6 +8,7 @@ import net.tcpmssd.daemon.JournalStream;
 import net.tcpmssd.daemon.Log;
 import net.tcpmssd.daemon.StartupException;
 import net.tcpmssd.daemon.Syslog;
+import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.queue.Rules;
 
 /** Entry point: parse, run, and turn every failure into one line on stderr and an exit status. */
@@ -62,7 +63,7 @@ public final class Main {
      * Started and about to let go of the terminal: the last moment to say that no syslog daemon
      * will hear what the detached daemon logs (then only LOG_CONS's /dev/console might).
      */
-    private static void detachedReady() throws net.tcpmssd.os.ErrnoException {
+    private static void detachedReady() throws ErrnoException {
         String reason = Syslog.unreachable();
         if (reason != null) {
             System.err.println(JournalStream.prefix(JournalStream.WARNING) + "tcpmssd: warning: no syslog daemon at /dev/log ("

@@ -27,30 +27,8 @@ final class InterfaceName {
             valid &= b != (byte) 0xA0;
         }
         if (!valid) {
-            throw UsageException.invalid("invalid interface name \"" + escaped(name) + "\" (Linux allows 1 to "
+            throw UsageException.invalid("invalid interface name " + UsageException.quoted(name) + " (Linux allows 1 to "
                     + MAX_BYTES + " bytes, without white space, control characters, '/' or ':')");
         }
-    }
-
-    /** The name on one line: control characters, quotes and backslashes written as C escapes. */
-    static String escaped(String name) {
-        StringBuilder out = new StringBuilder();
-        name.codePoints().forEach(c -> {
-            switch (c) {
-                case '\n' -> out.append("\\n");
-                case '\t' -> out.append("\\t");
-                case '\r' -> out.append("\\r");
-                case '"' -> out.append("\\\"");
-                case '\\' -> out.append("\\\\");
-                default -> {
-                    if (Character.isISOControl(c)) {
-                        out.append(String.format("\\x%02x", c));
-                    } else {
-                        out.appendCodePoint(c);
-                    }
-                }
-            }
-        });
-        return out.toString();
     }
 }

@@ -29,7 +29,7 @@ public record MetricsAddress(String host, InetAddress address, int port) {
             port = text.substring(colon + 1);
         }
         if (!port.matches("[0-9]{1,5}") || Integer.parseInt(port) > 65535) {
-            throw UsageException.invalid("invalid metrics address " + text);
+            throw UsageException.invalid("invalid metrics address " + UsageException.quoted(text));
         }
         InetAddress address;
         if (host.equals("localhost")) {
@@ -38,12 +38,12 @@ public record MetricsAddress(String host, InetAddress address, int port) {
             host = host.substring(1, host.length() - 1);
             address = ipv6(host);
         } else if (host.contains(":")) {
-            throw UsageException.invalid("invalid metrics address " + text + " (write IPv6 as [addr]:port)");
+            throw UsageException.invalid("invalid metrics address " + UsageException.quoted(text) + " (write IPv6 as [addr]:port)");
         } else {
             address = dottedQuad(host);
         }
         if (address == null) {
-            throw UsageException.invalid("invalid metrics address " + text);
+            throw UsageException.invalid("invalid metrics address " + UsageException.quoted(text));
         }
         return new MetricsAddress(host, address, Integer.parseInt(port));
     }

@@ -115,14 +115,16 @@ public record Options(
      * daemon works in "/" (daemon(3)), where a relative path would name another file.
      */
     private static String absolutePidfile(String text) throws UsageException {
-        if (!text.isEmpty()) {
+        // A control character is legal in a file name, but no pidfile needs one, and it would break
+        // the one-line messages that name the file.
+        if (!text.isEmpty() && text.codePoints().noneMatch(Character::isISOControl)) {
             try {
                 return Path.of(text).toAbsolutePath().toString(); // not normalized: "dir/.." is not "." when dir is a link
             } catch (InvalidPathException e) {
                 // not a path on this system: told below
             }
         }
-        throw UsageException.invalid("invalid pidfile path \"" + InterfaceName.escaped(text) + "\"");
+        throw UsageException.invalid("invalid pidfile path " + UsageException.quoted(text));
     }
 
     /** A plain decimal number in range: no sign, no spaces, no hex (strtol would stop early; we refuse). */

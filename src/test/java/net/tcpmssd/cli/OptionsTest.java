@@ -161,7 +161,7 @@ class OptionsTest {
             "1.2.3:9100", "1:9100", "010.0.0.1:9100", "0x7f.0.0.1:9100", "1.2.3.256:9100", "1.2.3.4.5:9100", "1..3.4:9100",
             "[]:9100", "[1.2.3.4]:9100", "[::ffff:192.0.2.1]:9100", "[2001:db8::1::2]:9100", "[fe80::1%eth0]:9100"})
     void invalidMetricsAddress(String address) {
-        assertInvalid("invalid metrics address " + address + (address.equals("::1:9815") ? " (write IPv6 as [addr]:port)" : ""),
+        assertInvalid("invalid metrics address \"" + address + "\"" + (address.equals("::1:9815") ? " (write IPv6 as [addr]:port)" : ""),
                 "-p", "1", "-m", "1280", "--metrics", address);
     }
 
@@ -209,6 +209,11 @@ class OptionsTest {
         assertThat(Options.parse("-p", "1", "-i", "ppp0", "--wait-for-interface").waitForInterface()).isTrue();
         assertInvalid("--wait-for-interface waits for the interface of -i", "-p", "1", "-m", "1280", "--wait-for-interface");
         assertUsage("-p", "1", "-i", "ppp0", "--wait-for-interface=yes");
+    }
+
+    @Test
+    void aMetricsAddressWithANewlineIsOneLine() {
+        assertInvalid("invalid metrics address \"127.0.0.1\\nfake:9100\"", "-p", "1", "-m", "1280", "--metrics", "127.0.0.1\nfake:9100");
     }
 
     @Test
@@ -261,6 +266,7 @@ class OptionsTest {
         assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "run/t.pid").pidfile()).isEqualTo(cwd + "/run/t.pid");
         assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "/run/t.pid").pidfile()).isEqualTo("/run/t.pid");
         assertInvalid("invalid pidfile path \"\"", "-p", "1", "-m", "1280", "--pidfile", "");
+        assertInvalid("invalid pidfile path \"a\\nb.pid\"", "-p", "1", "-m", "1280", "--pidfile", "a\nb.pid");
     }
 
     private static String inStartDirectory(String name) {
