@@ -178,14 +178,31 @@ public final class Libc {
 
     private Libc() {}
 
+    /** A downcall that captures errno; its result is checked by {@link #call}. */
+    @FunctionalInterface
+    private interface Downcall {
+        long invoke() throws Throwable;
+    }
+
+    /**
+     * Makes a capturing downcall and throws its errno if it failed. For calls off the packet
+     * path only: the lambda may allocate.
+     */
+    private static long call(String name, Downcall downcall) throws ErrnoException {
+        long result;
+        try {
+            result = downcall.invoke();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        return check(name, result);
+    }
+
     /** open(2) with a mode; returns the descriptor. */
     public static int open(String path, int flags, int mode) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
-            return (int) check("open", (int) FileCalls.OPEN.invokeExact(state(), arena.allocateFrom(path), flags, mode));
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
+            MemorySegment name = arena.allocateFrom(path);
+            return (int) call("open", () -> (int) FileCalls.OPEN.invokeExact(state(), name, flags, mode));
         }
     }
 
@@ -193,48 +210,26 @@ public final class Libc {
     public static FileStatus fstat(int fd) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buffer = arena.allocate(STATX_SIZE, 8);
-            check("statx", (int) FileCalls.STATX.invokeExact(state(), fd, arena.allocateFrom(""), AT_EMPTY_PATH, STATX_BASIC_STATS, buffer));
+            MemorySegment empty = arena.allocateFrom("");
+            call("statx", () -> (int) FileCalls.STATX.invokeExact(state(), fd, empty, AT_EMPTY_PATH, STATX_BASIC_STATS, buffer));
             // struct statx (linux/stat.h): stx_nlink at 16, stx_uid at 20, stx_mode (16 bits) at 28
-            return new FileStatus(Short.toUnsignedInt(buffer.get(JAVA_SHORT, 28)),
-                    buffer.get(JAVA_INT, 16), buffer.get(JAVA_INT, 20));
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
+            return new FileStatus(Short.toUnsignedInt(buffer.get(JAVA_SHORT, 28)), buffer.get(JAVA_INT, 16), buffer.get(JAVA_INT, 20));
         }
     }
 
     /** flock(2). */
     public static void flock(int fd, int operation) throws ErrnoException {
-        try {
-            check("flock", (int) FileCalls.FLOCK.invokeExact(state(), fd, operation));
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        call("flock", () -> (int) FileCalls.FLOCK.invokeExact(state(), fd, operation));
     }
 
     /** fchmod(2): the mode exactly, whatever the umask. */
     public static void fchmod(int fd, int mode) throws ErrnoException {
-        try {
-            check("fchmod", (int) FileCalls.FCHMOD.invokeExact(state(), fd, mode));
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        call("fchmod", () -> (int) FileCalls.FCHMOD.invokeExact(state(), fd, mode));
     }
 
     /** ftruncate(2). */
     public static void ftruncate(int fd, long length) throws ErrnoException {
-        try {
-            check("ftruncate", (int) FileCalls.FTRUNCATE.invokeExact(state(), fd, length));
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        call("ftruncate", () -> (int) FileCalls.FTRUNCATE.invokeExact(state(), fd, length));
     }
 
     /** pwrite(2) of all of {@code bytes} at {@code offset}; a short write is an error (EIO). */
@@ -242,14 +237,10 @@ public final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buffer = arena.allocate(Math.max(1, bytes.length));
             MemorySegment.copy(bytes, 0, buffer, JAVA_BYTE, 0, bytes.length);
-            long written = check("pwrite", (long) FileCalls.PWRITE.invokeExact(state(), fd, buffer, (long) bytes.length, offset));
+            long written = call("pwrite", () -> (long) FileCalls.PWRITE.invokeExact(state(), fd, buffer, (long) bytes.length, offset));
             if (written != bytes.length) {
                 throw new ErrnoException("pwrite", EIO);
             }
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
         }
     }
 
@@ -257,12 +248,8 @@ public final class Libc {
     public static byte[] pread(int fd, int length, long offset) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buffer = arena.allocate(Math.max(1, length));
-            long read = check("pread", (long) FileCalls.PREAD.invokeExact(state(), fd, buffer, (long) length, offset));
+            long read = call("pread", () -> (long) FileCalls.PREAD.invokeExact(state(), fd, buffer, (long) length, offset));
             return buffer.asSlice(0, read).toArray(JAVA_BYTE);
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
         }
     }
 
@@ -277,15 +264,10 @@ public final class Libc {
     /** chdir(2): the detached daemon's working directory becomes "/", as with daemon(3). */
     public static void chdir(String path) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
-            check("chdir", (int) FileCalls.CHDIR.invokeExact(state(), arena.allocateFrom(path)));
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
+            MemorySegment name = arena.allocateFrom(path);
+            call("chdir", () -> (int) FileCalls.CHDIR.invokeExact(state(), name));
         }
     }
-
-    // A downcall throws nothing of its own: a Throwable out of invokeExact is a bug in this file.
 
     public static int socket(int domain, int type, int protocol) throws ErrnoException {
         int result;
@@ -308,13 +290,7 @@ public final class Libc {
     }
 
     public static void connect(int fd, MemorySegment address) throws ErrnoException {
-        int result;
-        try {
-            result = (int) Lazy.CONNECT.invokeExact(state(), fd, address, (int) address.byteSize());
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-        check("connect", result);
+        call("connect", () -> (int) Lazy.CONNECT.invokeExact(state(), fd, address, (int) address.byteSize()));
     }
 
     /**
@@ -333,24 +309,12 @@ public final class Libc {
     }
 
     public static void listen(int fd, int backlog) throws ErrnoException {
-        try {
-            check("listen", (int) Listening.LISTEN.invokeExact(state(), fd, backlog));
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        call("listen", () -> (int) Listening.LISTEN.invokeExact(state(), fd, backlog));
     }
 
     /** accept4(2) without the peer's address; returns the new descriptor. */
     public static int accept(int fd, int flags) throws ErrnoException {
-        try {
-            return (int) check("accept4", (int) Listening.ACCEPT4.invokeExact(state(), fd, MemorySegment.NULL, MemorySegment.NULL, flags));
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        return (int) call("accept4", () -> (int) Listening.ACCEPT4.invokeExact(state(), fd, MemorySegment.NULL, MemorySegment.NULL, flags));
     }
 
     /** The port a TCP or UDP socket is bound to (getsockname(2)). */
@@ -358,35 +322,19 @@ public final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment sockaddr = arena.allocate(128, 4);
             MemorySegment length = arena.allocateFrom(JAVA_INT, 128);
-            check("getsockname", (int) Listening.GETSOCKNAME.invokeExact(state(), fd, sockaddr, length));
+            call("getsockname", () -> (int) Listening.GETSOCKNAME.invokeExact(state(), fd, sockaddr, length));
             return (Byte.toUnsignedInt(sockaddr.get(JAVA_BYTE, 2)) << 8) | Byte.toUnsignedInt(sockaddr.get(JAVA_BYTE, 3));
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
         }
     }
 
     /** shutdown(2) of the sending half: the peer reads the end of the stream. */
     public static void shutdownWrite(int fd) throws ErrnoException {
-        try {
-            check("shutdown", (int) Listening.SHUTDOWN.invokeExact(state(), fd, 1)); // SHUT_WR
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        call("shutdown", () -> (int) Listening.SHUTDOWN.invokeExact(state(), fd, 1)); // SHUT_WR
     }
 
     /** poll(2) over {@code count} struct pollfd; returns how many have events. */
     public static int poll(MemorySegment fds, int count, int timeoutMillis) throws ErrnoException {
-        try {
-            return (int) check("poll", (int) Listening.POLL.invokeExact(state(), fds, (long) count, timeoutMillis));
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        return (int) call("poll", () -> (int) Listening.POLL.invokeExact(state(), fds, (long) count, timeoutMillis));
     }
 
     /**
