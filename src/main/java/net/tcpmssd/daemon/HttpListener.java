@@ -297,6 +297,9 @@ final class HttpListener implements AutoCloseable {
     /** The request line and the Accept header; null if the head is not HTTP/1.x. */
     static Request parse(String head) {
         String[] lines = head.split("\r?\n");
+        if (lines.length == 0) {
+            return null; // nothing but empty lines
+        }
         String[] requestLine = lines[0].split(" ", -1);
         if (requestLine.length != 3 || !requestLine[0].matches("[A-Z]+") || !requestLine[1].startsWith("/")
                 || !requestLine[2].matches("HTTP/1\\.[01]")) {

@@ -287,6 +287,7 @@ class MetricsServerTest {
     @Test
     void whatIsNotHttpIsABadRequest() throws Exception {
         assertThat(exchange(server.port(), "hello\r\n\r\n")).startsWith("HTTP/1.1 400 Bad Request\r\n");
+        assertThat(exchange(server.port(), "\r\n\r\n")).startsWith("HTTP/1.1 400 ");
         assertThat(exchange(server.port(), "GET /metrics HTTP/2.0\r\n\r\n")).startsWith("HTTP/1.1 400 ");
         assertThat(exchange(server.port(), "GET /metrics HTTP/1.1\r\nAccept: text/plain\r\n folded\r\n\r\n")).startsWith("HTTP/1.1 400 ");
         assertThat(exchange(server.port(), "GET  /metrics HTTP/1.1\r\n\r\n")).startsWith("HTTP/1.1 400 ");
