@@ -4,9 +4,11 @@ import net.tcpmssd.cli.Options;
 import net.tcpmssd.cli.UsageException;
 import net.tcpmssd.daemon.Daemon;
 import net.tcpmssd.daemon.Detach;
+import net.tcpmssd.daemon.JournalStream;
 import net.tcpmssd.daemon.Log;
 import net.tcpmssd.daemon.StartupException;
 import net.tcpmssd.daemon.Syslog;
+import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.queue.Rules;
 
 /** Entry point: parse, run, and turn every failure into one line on stderr and an exit status. */
@@ -31,14 +33,14 @@ public final class Main {
             }
             return 0;
         } catch (UsageException e) {
-            System.err.println(e.line());
+            error(e.line());
             return 1;
         } catch (StartupException e) {
-            System.err.println("tcpmssd: " + e.getMessage());
+            error("tcpmssd: " + e.getMessage());
             return 1;
         } catch (Throwable t) {
             // A bug, not an operator's mistake: still one line, never a trace (BEHAVIOUR §1).
-            System.err.println("tcpmssd: internal error: " + t);
+            error("tcpmssd: internal error: " + t);
             return 70; // EX_SOFTWARE, sysexits(3)
         }
     }
@@ -52,9 +54,28 @@ public final class Main {
         if (child) {
             Detach.enterNewSession();
         }
-        Log log = options.detaches() ? Syslog.open() : Log.to(System.err);
-        new Daemon(options, log, child ? Detach::ready : () -> { }).run();
+        Log log = options.detaches() ? Syslog.open() : Log.toStderr();
+        new Daemon(options, log, child ? Main::detachedReady : () -> { }).run();
         return 0;
+    }
+
+    /**
+     * Started and about to let go of the terminal: the last moment to say that no syslog daemon
+     * will hear what the detached daemon logs (then only LOG_CONS's /dev/console might).
+     */
+    private static void detachedReady() throws ErrnoException {
+        String reason = Syslog.unreachable();
+        if (reason != null) {
+            System.err.println(JournalStream.prefix(JournalStream.WARNING) + "tcpmssd: warning: no syslog daemon at /dev/log ("
+                    + reason + "): the detached daemon's messages go to /dev/console at best; run it with --foreground under a"
+                    + " supervisor, or start a syslog daemon");
+        }
+        Detach.ready();
+    }
+
+    /** An error line on stderr, with the journal's error priority when stderr is the journal. */
+    private static void error(String line) {
+        System.err.println(JournalStream.prefix(JournalStream.ERROR) + line);
     }
 
     static String version() {

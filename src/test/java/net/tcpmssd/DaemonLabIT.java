@@ -43,13 +43,9 @@ class DaemonLabIT {
      */
     private Path startDetachedWithSyslog(String... args) throws Exception {
         Path dir = lab.scratch().resolve("syslog-" + System.nanoTime());
-        Files.createDirectories(dir.resolve("host-dev"));
         Path syslog = dir.resolve("syslog.txt");
         String script = String.join("\n",
-                "set -e",
-                "mount --bind /dev " + dir.resolve("host-dev"),
-                "mount -t tmpfs tmpfs /dev",
-                "for n in null zero random urandom; do touch /dev/$n; mount --bind " + dir.resolve("host-dev") + "/$n /dev/$n; done",
+                ownDev(dir),
                 "socat -u UNIX-RECV:/dev/log,mode=666 CREATE:" + syslog + " </dev/null >/dev/null 2>&1 &",
                 "while [ ! -S /dev/log ]; do sleep 0.05; done",
                 "exec " + Lab.ROOT.resolve("bin/tcpmssd") + " " + String.join(" ", args));
@@ -57,6 +53,19 @@ class DaemonLabIT {
         assertThat(started.status()).as("detached start: %s", started.stderr()).isZero();
         assertThat(started.stderr()).isEmpty();
         return syslog;
+    }
+
+    /**
+     * Shell lines giving the script a /dev of its own with only the null and random devices in it
+     * (ip netns exec runs it in a mount namespace of its own, so the host's /dev stays as it is).
+     */
+    private static String ownDev(Path dir) throws Exception {
+        Files.createDirectories(dir.resolve("host-dev"));
+        return String.join("\n",
+                "set -e",
+                "mount --bind /dev " + dir.resolve("host-dev"),
+                "mount -t tmpfs tmpfs /dev",
+                "for n in null zero random urandom; do touch /dev/$n; mount --bind " + dir.resolve("host-dev") + "/$n /dev/$n; done");
     }
 
     @Test
@@ -85,6 +94,102 @@ class DaemonLabIT {
         lab.awaitTrue(null, "! kill -0 " + pid + " 2>/dev/null", Duration.ofSeconds(10));
         assertThat(pidfile).doesNotExist();
         assertThat(Tcpmssd.queueBound(lab, QUEUE)).isFalse();
+    }
+
+    /** Runs a shell script in the router that starts tcpmssd detached; at most 20 s (then exit 124: it did not detach). */
+    private Lab.Result startDetached(String script) {
+        return lab.host(ROUTER, "timeout", "20", "sh", "-c", script);
+    }
+
+    private static long pidIn(Path pidfile) throws Exception {
+        return Long.parseLong(Files.readString(pidfile).trim());
+    }
+
+    @Test
+    void aRelativePidfileIsWrittenWhereTcpmssdWasStartedNotInRoot() throws Exception {
+        Path dir = Files.createDirectories(lab.scratch().resolve("relative"));
+        String name = "relative-" + System.nanoTime() + ".pid";
+        try {
+            Lab.Result started = startDetached("cd " + dir + " && exec " + Lab.ROOT.resolve("bin/tcpmssd")
+                    + " --pidfile " + name + " -p 100 -m 1280");
+            assertThat(started.status()).as(started.stderr()).isZero();
+            Path pidfile = dir.resolve(name);
+            long pid = pidIn(pidfile);
+            assertThat(Files.readSymbolicLink(Path.of("/proc", Long.toString(pid), "cwd"))).as("daemon(3): works in /").hasToString("/");
+
+            lab.sh(null, "kill -TERM " + pid);
+            lab.awaitTrue(null, "! kill -0 " + pid + " 2>/dev/null", Duration.ofSeconds(10));
+            assertThat(pidfile).as("removed by the name it was written under").doesNotExist();
+        } finally {
+            lab.terminate(ROUTER, name);
+            assertThat(Path.of("/", name)).as("nothing written into /").doesNotExist();
+        }
+    }
+
+    @Test
+    void aPidfileThatIsASymbolicLinkIsRefusedAndItsTargetLeftAsItWas() throws Exception {
+        Path target = lab.scratch().resolve("root-only");
+        Files.writeString(target, "root:secret\n");
+        Files.setPosixFilePermissions(target, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        Path link = Files.createSymbolicLink(lab.scratch().resolve("link.pid"), target);
+
+        Lab.Result r = lab.host(ROUTER, "timeout", "20", Lab.ROOT.resolve("bin/tcpmssd").toString(),
+                "--foreground", "--pidfile", link.toString(), "-p", "100", "-m", "1280");
+
+        assertThat(r.status()).isEqualTo(1);
+        assertThat(r.stderr()).isEqualTo("tcpmssd: can't write pidfile " + link + ": it is a symbolic link\n");
+        assertThat(Files.readString(target)).isEqualTo("root:secret\n");
+        assertThat(Tcpmssd.queueBound(lab, QUEUE)).as("unbound again on the way out").isFalse();
+    }
+
+    @Test
+    void thePidfileModeIs0644WhateverTheUmask() throws Exception {
+        Path pidfile = lab.scratch().resolve("umask-" + System.nanoTime() + ".pid");
+        Path log = lab.scratch().resolve("umask.log");
+        Process daemon = lab.spawn(ROUTER, log, "sh", "-c", "umask 0; exec " + Lab.ROOT.resolve("bin/tcpmssd")
+                + " --foreground --pidfile " + pidfile + " -p 100 -m 1280");
+        Lab.awaitLog(pidfile, Long.toString(daemon.pid()), Duration.ofSeconds(20));
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(pidfile)))
+                .as("not 0666 from umask 0").isEqualTo("rw-r--r--");
+        daemon.destroy();
+        assertThat(daemon.waitFor()).isZero();
+    }
+
+    @Test
+    void aDetachMarkerInheritedFromTheCallersEnvironmentDoesNotStopTheDetach() throws Exception {
+        Path pidfile = lab.scratch().resolve("inherited-" + System.nanoTime() + ".pid");
+        try {
+            // An exported TCPMSSD_DETACHED, old style or naming some other parent: the daemon must still detach.
+            for (String inherited : new String[] {"1", "child-of-1"}) {
+                Lab.Result started = startDetached("TCPMSSD_DETACHED=" + inherited + " exec " + Lab.ROOT.resolve("bin/tcpmssd")
+                        + " --pidfile " + pidfile + " -p 100 -m 1280");
+                assertThat(started.status()).as("returned once detached (124: stayed in the foreground): %s", started.stderr()).isZero();
+                long pid = pidIn(pidfile);
+                String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+                assertThat(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[3]).as("a session of its own").isEqualTo(Long.toString(pid));
+                lab.sh(null, "kill -TERM " + pid);
+                lab.awaitTrue(null, "! kill -0 " + pid + " 2>/dev/null", Duration.ofSeconds(10));
+            }
+        } finally {
+            lab.terminate(ROUTER, pidfile.toString());
+        }
+    }
+
+    @Test
+    void aMissingSyslogIsToldOnTheTerminalBeforeDetaching() throws Exception {
+        Path dir = lab.scratch().resolve("no-syslog-" + System.nanoTime());
+        Path pidfile = dir.resolve("t.pid");
+        try {
+            // A /dev without a log socket, whatever the host has.
+            Lab.Result started = startDetached(String.join("\n", ownDev(dir),
+                    "exec " + Lab.ROOT.resolve("bin/tcpmssd") + " --pidfile " + pidfile + " -p 100 -m 1280"));
+            assertThat(started.status()).as(started.stderr()).isZero();
+            assertThat(started.stderr()).isEqualTo("tcpmssd: warning: no syslog daemon at /dev/log (no such file or directory): the detached"
+                    + " daemon's messages go to /dev/console at best; run it with --foreground under a supervisor, or start a syslog daemon\n");
+            assertThat(Tcpmssd.queueBound(lab, QUEUE)).as("it started all the same").isTrue();
+        } finally {
+            lab.terminate(ROUTER, pidfile.toString());
+        }
     }
 
     @Test
@@ -158,6 +263,22 @@ class DaemonLabIT {
     }
 
     @Test
+    void withWaitForInterfaceAMissingInterfaceIsAwaitedThenClampedFor() throws Exception {
+        // PPPoE at boot: the daemon starts before ppp0 exists (here tm0, whose MTU the SYNs to the server get).
+        try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-v", "--wait-for-interface", "-p", "100", "-i", "tm0")) {
+            Lab.awaitLog(daemon.logFile(), "waiting for interface tm0 to appear; no MSS is lowered until then", Duration.ofSeconds(5));
+            assertThat(lab.unclampedMssAtServer(Family.IPV4)).as("nothing to clamp for yet: passed unchanged").isEqualTo(1460);
+
+            lab.sh(ROUTER, "ip link add tm0 mtu 1400 type veth peer name tm1");
+            Lab.awaitLog(daemon.logFile(), "interface tm0 is there, MTU 1400", Duration.ofSeconds(5));
+            Lab.awaitLog(daemon.logFile(), "Maximum MSS: 1360 (IPv6: 1340)", Duration.ofSeconds(5));
+            assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1360);
+            assertThat(lab.mssAtServer(Family.IPV6)).isEqualTo(1340);
+            assertThat(daemon.log()).doesNotContain("unknown interface");
+        }
+    }
+
+    @Test
     void sigusr1CountersMatchTheConnectionsMade() {
         try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "--foreground", "--pidfile", lab.scratch().resolve("c.pid").toString(),
                 "-p", "100", "-m", "1280")) {
@@ -187,22 +308,6 @@ class DaemonLabIT {
         assertThat(Tcpmssd.queueBound(lab, QUEUE)).as("bound when READY=1 arrives").isTrue();
         daemon.destroy();
         assertThat(daemon.waitFor()).isZero();
-    }
-
-    @Test
-    void systemdUnitPassesVerification() throws Exception {
-        Path units = Files.createDirectories(lab.scratch().resolve("units"));
-        Path man8 = Files.createDirectories(lab.scratch().resolve("man/man8"));
-        Files.copy(Lab.ROOT.resolve("man/tcpmssd.8"), man8.resolve("tcpmssd.8"));
-        String unit = Files.readString(Lab.ROOT.resolve("contrib/systemd/tcpmssd.service"))
-                .replace("/opt/tcpmssd/bin/tcpmssd", Lab.ROOT.resolve("bin/tcpmssd").toString());
-        Files.writeString(units.resolve("tcpmssd.service"), unit);
-        Lab.Result verify = lab.host(null, "env", "MANPATH=" + lab.scratch().resolve("man"), "systemd-analyze", "verify",
-                units.resolve("tcpmssd.service").toString());
-        assertThat(verify.status()).as(verify.stderr()).isZero();
-        assertThat(verify.stderr()).isEmpty();
-        assertThat(unit).contains("Type=notify", "DynamicUser=yes", "AmbientCapabilities=CAP_NET_ADMIN",
-                "CapabilityBoundingSet=CAP_NET_ADMIN", "--foreground");
     }
 
     @Test

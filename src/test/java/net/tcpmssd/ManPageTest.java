@@ -48,7 +48,7 @@ class ManPageTest {
     void documentsEveryOption() throws Exception {
         String text = render()[0].replaceAll("\\x08.", "").replace("\u2010", "-").replace("\u2212", "-");
         for (String option : new String[] {"-b", "-v", "-p", "-i", "-m", "--foreground", "--pidfile", "--help", "--version",
-                "--pmtu", "--set-mss", "--add-mss", "--print-rules", "--metrics", "--queue-length",
+                "--pmtu", "--set-mss", "--add-mss", "--print-rules", "--metrics", "--queue-length", "--wait-for-interface",
                 "SIGHUP", "SIGUSR1", "SIGTERM", "NFQUEUE", "--queue-bypass"}) {
             assertThat(text).as("mentions %s", option).contains(option);
         }

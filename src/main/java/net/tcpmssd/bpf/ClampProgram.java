@@ -18,7 +18,7 @@ import net.tcpmssd.packet.Outcome;
 
 /**
  * Generates the SCHED_CLS program that does in the kernel what {@link MssClamp#clamp} does in the
- * daemon (SPEC §4, §7), and loads it.
+ * daemon (BEHAVIOUR §4, §7), and loads it.
  *
  * <p>The same checks in the same order, so that every packet gets the same outcome and the same
  * bytes, with two differences the kernel imposes or allows:

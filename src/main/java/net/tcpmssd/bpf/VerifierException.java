@@ -4,7 +4,7 @@ import java.util.List;
 
 /**
  * The kernel refused a program (BPF_PROG_LOAD failed), with what its verifier said: the reason
- * line for a one-line error, and the whole log for a file (SPEC §7).
+ * line for a one-line error, and the whole log for a file (BEHAVIOUR §7).
  */
 public final class VerifierException extends Exception {
 

@@ -1,5 +1,7 @@
 package net.tcpmssd.cli;
 
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import joptsimple.OptionException;
@@ -29,6 +31,7 @@ public record Options(
         boolean addMss,
         MetricsAddress metrics,
         int queueLength,
+        boolean waitForInterface,
         Action action) {
 
     /** What the invocation asks for besides running. */
@@ -64,7 +67,7 @@ public record Options(
     public static Options parse(String... args) throws UsageException {
         Grammar g = new Grammar(args);
         if (g.help || g.version) {
-            return new Options(false, false, false, null, 0, 0, null, false, null, 0, g.help ? Action.HELP : Action.VERSION);
+            return new Options(false, false, false, null, 0, 0, null, false, null, 0, false, g.help ? Action.HELP : Action.VERSION);
         }
         int mtu = 0;
         if (g.mtu != null) {
@@ -91,19 +94,42 @@ public record Options(
             throw UsageException.usage();
         }
         MetricsAddress metrics = g.metrics == null ? null : MetricsAddress.parse(g.metrics);
-        MssSource source = g.interfaceName != null ? new InterfaceMtu(g.interfaceName)
+        if (g.interfaceName != null) {
+            InterfaceName.check(g.interfaceName);
+        } else if (g.waitForInterface) {
+            throw UsageException.invalid("--wait-for-interface waits for the interface of -i");
+        }
+        MssSource source = g.interfaceName != null ? new InterfaceMtu(g.interfaceName, g.waitForInterface)
                 : g.mtu != null ? new FixedMtu(mtu)
                 : g.pmtu ? new PathMtu()
                 : new FixedMss(setMss);
         int queueLength = g.queueLength == null ? DEFAULT_QUEUE_LENGTH
                 : decimal(g.queueLength, 1, MAX_QUEUE_LENGTH, "invalid queue length");
-        return new Options(g.both, g.verbose, g.foreground, g.pidfile, queue, queues, source, g.addMss, metrics,
-                queueLength, g.printRules ? Action.PRINT_RULES : Action.RUN);
+        return new Options(g.both, g.verbose, g.foreground, g.pidfile == null ? null : absolutePidfile(g.pidfile), queue, queues, source, g.addMss, metrics,
+                queueLength, g.waitForInterface, g.printRules ? Action.PRINT_RULES : Action.RUN);
+    }
+
+    /**
+     * The --pidfile path made absolute against the directory tcpmssd was started in: the detached
+     * daemon works in "/" (daemon(3)), where a relative path would name another file.
+     */
+    private static String absolutePidfile(String text) throws UsageException {
+        // A control character is legal in a file name, but no pidfile needs one, and it would break
+        // the one-line messages that name the file.
+        if (!text.isEmpty() && text.codePoints().noneMatch(Character::isISOControl)) {
+            try {
+                return Path.of(text).toAbsolutePath().toString(); // not normalized: "dir/.." is not "." when dir is a link
+            } catch (InvalidPathException e) {
+                // not a path on this system: told below
+            }
+        }
+        throw UsageException.invalid("invalid pidfile path " + UsageException.quoted(text));
     }
 
     /** A plain decimal number in range: no sign, no spaces, no hex (strtol would stop early; we refuse). */
     private static int decimal(String text, int min, int max, String error) throws UsageException {
-        if (text.isEmpty() || text.length() > 6 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
+        // Nine digits always fit an int; the range check below does the rest.
+        if (text.isEmpty() || text.length() > 9 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
             throw UsageException.invalid(error);
         }
         int value = Integer.parseInt(text);
@@ -123,6 +149,7 @@ public record Options(
                 + "                 one thread each (iptables --queue-balance A:B)\n"
                 + "  -m mtu         clamp for this MTU (68-65535)\n"
                 + "  -i iface       clamp for this interface's MTU\n"
+                + "  --wait-for-interface  with -i: if the interface is missing, start and wait for it\n"
                 + "  -b             treat incoming packets too (PREROUTING, INPUT); default: outgoing only\n"
                 + "  -v             stay in the foreground and log every change to stderr\n"
                 + "  --foreground   stay in the foreground without per-packet lines (for supervisors)\n"
@@ -150,7 +177,8 @@ public record Options(
     private static final class Grammar {
         private static final String SHORT_FLAGS = "bv";
         private static final String SHORT_VALUES = "pim";
-        private static final List<String> LONG_FLAGS = List.of("foreground", "pmtu", "add-mss", "print-rules", "help", "version");
+        private static final List<String> LONG_FLAGS = List.of("foreground", "pmtu", "add-mss", "print-rules", "wait-for-interface",
+                "help", "version");
         private static final List<String> LONG_VALUES = List.of("pidfile", "set-mss", "metrics", "queue-length");
 
         final boolean both;
@@ -166,6 +194,7 @@ public record Options(
         final boolean printRules;
         final String metrics;
         final String queueLength;
+        final boolean waitForInterface;
         final boolean help;
         final boolean version;
         private final OptionSet set;
@@ -201,6 +230,7 @@ public record Options(
             printRules = set.has("print-rules");
             metrics = last("metrics");
             queueLength = last("queue-length");
+            waitForInterface = set.has("wait-for-interface");
             help = set.has("help");
             version = set.has("version");
         }

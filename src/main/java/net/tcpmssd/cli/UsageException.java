@@ -22,6 +22,31 @@ public final class UsageException extends Exception {
         return new UsageException(message, false);
     }
 
+    /**
+     * A word from the command line in double quotes, on one line whatever it holds: control
+     * characters, quotes and backslashes written as C escapes ("ppp0\nx" for a newline).
+     */
+    static String quoted(String word) {
+        StringBuilder out = new StringBuilder("\"");
+        word.codePoints().forEach(c -> {
+            switch (c) {
+                case '\n' -> out.append("\\n");
+                case '\t' -> out.append("\\t");
+                case '\r' -> out.append("\\r");
+                case '"' -> out.append("\\\"");
+                case '\\' -> out.append("\\\\");
+                default -> {
+                    if (Character.isISOControl(c)) {
+                        out.append(String.format("\\x%02x", c));
+                    } else {
+                        out.appendCodePoint(c);
+                    }
+                }
+            }
+        });
+        return out.append('"').toString();
+    }
+
     /** The line to print on stderr. */
     public String line() {
         return usage ? USAGE : "tcpmssd: " + getMessage();

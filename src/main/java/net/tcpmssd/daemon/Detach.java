@@ -17,12 +17,17 @@ import net.tcpmssd.os.Libc;
  * Detaching like daemon(3), for a JVM that cannot fork.
  *
  * <p>The process the user started (the parent) starts the same program again (the child) with
- * {@value #CHILD} set, stdin on /dev/null, stderr inherited and stdout a pipe, then waits. The
- * child calls setsid(2) (a new session: no controlling terminal, no SIGHUP when the terminal
- * goes), binds the queue, and when start-up has succeeded writes "ready" on the pipe and points
+ * {@value #CHILD} set to a marker naming the parent's pid, stdin on /dev/null, stderr inherited
+ * and stdout a pipe, then waits. The child parses the command line where the user started it (a
+ * relative --pidfile is made absolute there), then calls setsid(2) (a new session: no
+ * controlling terminal, no SIGHUP when the terminal goes) and chdir("/"), binds the queue, and when start-up has succeeded writes "ready" on the pipe and points
  * its stdio at /dev/null. The parent exits 0 on "ready"; if the child exits first, its error
  * line has already reached the terminal through the shared stderr and the parent exits with the
  * child's status. So every start-up error still reaches the terminal and the exit status.
+ *
+ * <p>The marker counts only in a process whose parent has the pid it names: a {@value #CHILD}
+ * that a caller's environment passes on (a shell that exported it, a service manager's
+ * environment file) does not stop the detach, and the parent always writes its own over it.
  */
 public final class Detach {
 
@@ -32,7 +37,17 @@ public final class Detach {
     private Detach() {}
 
     public static boolean isChild() {
-        return "1".equals(System.getenv(CHILD));
+        long parent = ProcessHandle.current().parent().map(ProcessHandle::pid).orElse(-1L);
+        return isMarkerFor(System.getenv(CHILD), parent);
+    }
+
+    /** The marker a parent with this pid gives its child. */
+    static String markerFor(long parentPid) {
+        return "child-of-" + parentPid;
+    }
+
+    static boolean isMarkerFor(String marker, long parentPid) {
+        return parentPid > 0 && markerFor(parentPid).equals(marker);
     }
 
     /** In the parent: start the child and return the status to exit with. */
@@ -46,11 +61,10 @@ public final class Detach {
         command.add(absoluteClassPath());
         command.add(Main.class.getName());
         command.addAll(List.of(args));
-        ProcessBuilder builder = new ProcessBuilder(command)
-                .directory(new File("/")) // daemon(3): hold no directory busy
+        ProcessBuilder builder = new ProcessBuilder(command) // in our directory: it reads the command line there
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectError(ProcessBuilder.Redirect.INHERIT);
-        builder.environment().put(CHILD, "1");
+        builder.environment().put(CHILD, markerFor(ProcessHandle.current().pid()));
         Process child = builder.start();
         // Stopped while the child starts: pass the stop on, and report how the child ended.
         Signals.onTerminate(child::destroy);
@@ -62,9 +76,10 @@ public final class Detach {
         return child.waitFor();
     }
 
-    /** In the child, first thing: leave the parent's session and terminal. */
+    /** In the child, once the command line is read: leave the parent's session, terminal and directory. */
     public static void enterNewSession() throws ErrnoException {
         Libc.setsid();
+        Libc.chdir("/"); // daemon(3): hold no directory busy
     }
 
     /** In the child, once start-up succeeded: release the parent and let go of the terminal. */

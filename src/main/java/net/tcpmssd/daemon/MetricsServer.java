@@ -1,9 +1,9 @@
 package net.tcpmssd.daemon;
 
 import io.prometheus.metrics.config.PrometheusProperties;
-import io.prometheus.metrics.exporter.httpserver.HTTPServer;
-import io.prometheus.metrics.model.registry.MultiCollector;
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
+import io.prometheus.metrics.expositionformats.ExpositionFormats;
+import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot.CounterDataPointSnapshot;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import io.prometheus.metrics.model.snapshots.GaugeSnapshot.GaugeDataPointSnapshot;
@@ -11,8 +11,8 @@ import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
 import io.prometheus.metrics.model.snapshots.Labels;
 import io.prometheus.metrics.model.snapshots.MetricSnapshots;
 import io.prometheus.metrics.model.snapshots.Unit;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Supplier;
@@ -21,8 +21,10 @@ import net.tcpmssd.packet.MaxMss;
 import net.tcpmssd.packet.Outcome;
 
 /**
- * {@code --metrics ADDR:PORT}: the counters at {@code GET /metrics}, for Prometheus, with the
- * official Java client (its HTTP server runs on the JDK's com.sun.net.httpserver, daemon threads).
+ * {@code --metrics ADDR:PORT}: the counters at {@code GET /metrics} (and HEAD), for Prometheus,
+ * written by the official Java client's exposition formats (the Prometheus text format, or
+ * OpenMetrics or protobuf when the scraper's Accept header prefers them), served by
+ * {@link HttpListener}. Any other path is 404, any other method 405.
  *
  * <p>The metrics, all read from {@link Counters} and summed over the queues at each scrape (the
  * packet path never sees this class):
@@ -41,6 +43,8 @@ import net.tcpmssd.packet.Outcome;
  */
 final class MetricsServer implements AutoCloseable {
 
+    static final String PATH = "/metrics";
+
     private static final Outcome[] OUTCOMES = Outcome.values();
     private static final int[] VERSIONS = {4, 6, 0};
     private static final String[] FAMILIES = {"ipv4", "ipv6", "other"};
@@ -58,46 +62,54 @@ final class MetricsServer implements AutoCloseable {
         }
     }
 
-    private final HTTPServer server;
+    private final HttpListener listener;
 
-    private MetricsServer(HTTPServer server) {
-        this.server = server;
+    private MetricsServer(HttpListener listener) {
+        this.listener = listener;
     }
 
     /** Starts serving GET /metrics on the address; the counters are read at each scrape. */
     static MetricsServer start(MetricsAddress address, Supplier<List<Counters>> counters, Supplier<MaxMss> maximum)
             throws IOException {
-        InetSocketAddress socket = address.socketAddress();
-        if (socket.isUnresolved()) {
-            // The builder would take a null address as the wildcard: never widen what the operator asked for.
-            throw new IOException("unknown address " + address.host());
+        return start(address, counters, maximum, HttpListener.Limits.DEFAULT);
+    }
+
+    static MetricsServer start(MetricsAddress address, Supplier<List<Counters>> counters, Supplier<MaxMss> maximum,
+            HttpListener.Limits limits) throws IOException {
+        // Empty properties: init() would read io.prometheus.* system properties, IO_PROMETHEUS_*
+        // variables and a prometheus.properties file, none of which is ours to obey.
+        ExpositionFormats formats = ExpositionFormats.init(PrometheusProperties.builder().build());
+        return new MetricsServer(HttpListener.start(address, request -> respond(request, formats, counters, maximum), limits));
+    }
+
+    private static HttpListener.Response respond(HttpListener.Request request, ExpositionFormats formats,
+            Supplier<List<Counters>> counters, Supplier<MaxMss> maximum) {
+        if (!request.path().equals(PATH)) {
+            return HttpListener.Response.text(404, "404 Not Found: tcpmssd serves " + PATH + " only\n");
         }
-        // A registry of our own, not the client's global default: nothing else can add to it.
-        PrometheusRegistry registry = new PrometheusRegistry();
-        // One collector, so that one scrape takes one list of counters and one maximum.
-        registry.register((MultiCollector) () -> collect(counters.get(), maximum.get()));
+        if (!request.method().equals("GET") && !request.method().equals("HEAD")) {
+            return new HttpListener.Response(405, "text/plain; charset=utf-8",
+                    "405 Method Not Allowed: GET or HEAD\n".getBytes(java.nio.charset.StandardCharsets.UTF_8), "Allow: GET, HEAD");
+        }
+        ExpositionFormatWriter writer = formats.findWriter(request.accept());
+        ByteArrayOutputStream body = new ByteArrayOutputStream(8192);
         try {
-            // Empty properties: HTTPServer.builder() would read io.prometheus.* system properties,
-            // IO_PROMETHEUS_* variables and prometheus.properties, and their port overrides ours.
-            return new MetricsServer(HTTPServer.builder(PrometheusProperties.builder().build())
-                    .inetAddress(socket.getAddress())
-                    .port(socket.getPort())
-                    .registry(registry)
-                    .buildAndStart());
+            writer.write(body, collect(counters.get(), maximum.get()));
         } catch (IOException e) {
-            throw new IOException(reason(e), e);
+            throw new java.io.UncheckedIOException(e); // into a byte array: cannot happen
         }
+        return new HttpListener.Response(200, writer.getContentType(), body.toByteArray(), null);
     }
 
     /** The bound port: the address's, or the one the kernel chose for port 0. */
     int port() {
-        return server.getPort();
+        return listener.port();
     }
 
-    /** Stops listening at once (the port is free on return) and lets the server's threads end. */
+    /** Stops listening (the port is free on return) and closes every connection. */
     @Override
     public void close() {
-        server.close();
+        listener.close();
     }
 
     private static MetricSnapshots collect(List<Counters> all, MaxMss max) {
@@ -127,14 +139,5 @@ final class MetricsServer implements AutoCloseable {
             maximum.dataPoint(GaugeDataPointSnapshot.builder().labels(IPV6).value(max.ipv6()).build());
         }
         return new MetricSnapshots(packets.build(), overruns, maximum.build());
-    }
-
-    /** "Address already in use" → "address already in use", for "tcpmssd: can't serve metrics on ADDR: ...". */
-    private static String reason(IOException e) {
-        String message = e.getMessage();
-        if (message == null || message.isEmpty()) {
-            return e.getClass().getSimpleName();
-        }
-        return Character.toLowerCase(message.charAt(0)) + message.substring(1);
     }
 }

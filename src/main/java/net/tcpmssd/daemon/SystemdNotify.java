@@ -1,7 +1,5 @@
 package net.tcpmssd.daemon;
 
-import static java.lang.foreign.ValueLayout.JAVA_SHORT;
-
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
@@ -34,9 +32,7 @@ final class SystemdNotify {
             return;
         }
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment address = arena.allocate(2 + name.length + (name[0] == 0 ? 0 : 1));
-            address.set(JAVA_SHORT, 0, (short) Libc.AF_UNIX);
-            MemorySegment.copy(MemorySegment.ofArray(name), 0, address, 2, name.length);
+            MemorySegment address = Libc.unixAddress(name, arena);
             byte[] text = state.getBytes(StandardCharsets.UTF_8);
             MemorySegment message = arena.allocate(text.length);
             MemorySegment.copy(MemorySegment.ofArray(text), 0, message, 0, text.length);

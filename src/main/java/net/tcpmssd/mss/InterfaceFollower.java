@@ -12,12 +12,17 @@ import net.tcpmssd.packet.MaxMss;
  * -i at run time: the maximum for the interface's MTU, changed the moment rtnetlink says the MTU
  * changed. While the interface is gone (a PPPoE session that went down), the last MTU stays: a
  * ppp0 that comes back usually has the same one, and clamping too little would be worse.
+ * Waiting for an interface that has not appeared yet, nothing is lowered: there is no MTU to
+ * clamp for, and an MSS field cannot exceed {@link #NO_LIMIT}.
  */
 final class InterfaceFollower implements MssPolicy {
+
+    private static final MaxMss NO_LIMIT = new MaxMss(65535, 65535);
 
     private final String name;
     private final MssLog log;
     private LinkMonitor monitor;
+    /** Null while the interface has not been seen yet (--wait-for-interface). */
     private volatile MaxMss max;
     private volatile boolean gone;
 
@@ -26,12 +31,14 @@ final class InterfaceFollower implements MssPolicy {
         this.log = log;
     }
 
-    static InterfaceFollower start(String name, MssLog log) throws ErrnoException, UnknownInterfaceException {
+    static InterfaceFollower start(String name, boolean waitForIt, MssLog log) throws ErrnoException, UnknownInterfaceException {
         InterfaceFollower follower = new InterfaceFollower(name, log);
         follower.monitor = LinkMonitor.start(name, new LinkMonitor.Listener() {
             @Override
             public void present(Link link) {
-                if (follower.gone) {
+                if (follower.max == null) {
+                    log.info("interface " + name + " is there, MTU " + link.mtu());
+                } else if (follower.gone) {
                     follower.gone = false;
                     log.info("interface " + name + " is back, MTU " + link.mtu());
                 }
@@ -50,17 +57,21 @@ final class InterfaceFollower implements MssPolicy {
             }
         });
         Optional<Link> link = follower.monitor.current();
-        if (link.isEmpty()) {
+        if (link.isPresent()) {
+            follower.max = MaxMss.forMtu(link.get().mtu());
+        } else if (waitForIt) {
+            log.info("waiting for interface " + name + " to appear; no MSS is lowered until then");
+        } else {
             follower.close();
             throw new UnknownInterfaceException(name);
         }
-        follower.max = MaxMss.forMtu(link.get().mtu());
         return follower;
     }
 
     @Override
     public MaxMss forPacket(MemorySegment packet, long offset, int length, int outInterface) {
-        return max;
+        MaxMss now = max;
+        return now == null ? NO_LIMIT : now;
     }
 
     @Override
@@ -95,7 +106,7 @@ final class InterfaceFollower implements MssPolicy {
     @Override
     public String describe() {
         MaxMss now = max;
-        return now == null ? "Maximum MSS: not known yet" : MssPolicy.describe(now);
+        return now == null ? "Maximum MSS: none yet (waiting for interface " + name + ")" : MssPolicy.describe(now);
     }
 
     @Override

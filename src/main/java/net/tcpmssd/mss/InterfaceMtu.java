@@ -3,8 +3,16 @@ package net.tcpmssd.mss;
 import java.util.List;
 import net.tcpmssd.os.ErrnoException;
 
-/** -i IFACE: the interface's MTU, read at start and followed as it changes (BEHAVIOUR §3). */
-public record InterfaceMtu(String name) implements MssSource {
+/**
+ * -i IFACE: the interface's MTU, read at start and followed as it changes (BEHAVIOUR §3). With
+ * {@code waitForIt} (--wait-for-interface) a missing interface is waited for instead of refused:
+ * a start at boot before the uplink exists (ppp0 comes with the PPPoE session).
+ */
+public record InterfaceMtu(String name, boolean waitForIt) implements MssSource {
+
+    public InterfaceMtu(String name) {
+        this(name, false);
+    }
 
     @Override
     public List<String> option() {
@@ -18,6 +26,6 @@ public record InterfaceMtu(String name) implements MssSource {
 
     @Override
     public MssPolicy start(MssLog log) throws ErrnoException, UnknownInterfaceException {
-        return InterfaceFollower.start(name, log);
+        return InterfaceFollower.start(name, waitForIt, log);
     }
 }

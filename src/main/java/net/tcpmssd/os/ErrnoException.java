@@ -12,6 +12,12 @@ public final class ErrnoException extends IOException {
         this.errno = errno;
     }
 
+    /** What strerror(3) says, begun in lower case to follow a colon: "no such file or directory". */
+    public String reason() {
+        String text = Libc.strerror(errno);
+        return text.isEmpty() ? text : Character.toLowerCase(text.charAt(0)) + text.substring(1);
+    }
+
     public int errno() {
         return errno;
     }

@@ -1,6 +1,8 @@
 package net.tcpmssd.os;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -26,7 +28,19 @@ import java.lang.invoke.VarHandle;
 public final class Libc {
 
     public static final int AF_UNIX = 1;
+    public static final int AF_INET = 2;
+    public static final int AF_INET6 = 10;
+    public static final int SOCK_NONBLOCK = 04000;
+    public static final int SO_REUSEADDR = 2;
+    public static final int IPPROTO_IPV6 = 41;
+    public static final int IPV6_V6ONLY = 26;
+    public static final int MSG_NOSIGNAL = 0x4000;
+    public static final short POLLIN = 0x1;
+    public static final short POLLOUT = 0x4;
+    /** struct pollfd: int fd, short events, short revents. */
+    public static final int POLLFD_SIZE = 8;
     public static final int AF_NETLINK = 16;
+    public static final int SOCK_STREAM = 1;
     public static final int SOCK_DGRAM = 2;
     public static final int SOCK_RAW = 3;
     public static final int SOCK_CLOEXEC = 0x80000;
@@ -39,24 +53,39 @@ public final class Libc {
     public static final int SO_MEMINFO = 55;
 
     public static final int O_RDWR = 2;
+    public static final int O_CREAT = 0100;
+    public static final int O_NOCTTY = 0400;
+    // asm-generic/fcntl.h, which x86_64 uses; arm64 has its own (arch/arm64/include/uapi/asm/fcntl.h)
+    public static final int O_NOFOLLOW = "aarch64".equals(System.getProperty("os.arch")) ? 0100000 : 0400000;
+    public static final int O_CLOEXEC = 02000000;
+    public static final int LOCK_EX = 2;
+    public static final int LOCK_NB = 4;
+    public static final int S_IFMT = 0170000;
+    public static final int S_IFREG = 0100000;
 
     private static final int PROT_READ_WRITE = 0x1 | 0x2;
     private static final int MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
 
     public static final int LOG_PID = 0x01;
+    public static final int LOG_CONS = 0x02;
     public static final int LOG_NDELAY = 0x08;
     public static final int LOG_DAEMON = 3 << 3;
     public static final int LOG_ERR = 3;
     public static final int LOG_WARNING = 4;
     public static final int LOG_INFO = 6;
 
+    public static final int ENOENT = 2;
     public static final int EINTR = 4;
+    public static final int EWOULDBLOCK = 11;
+    public static final int ELOOP = 40;
+    public static final int EPROTOTYPE = 91;
     public static final int EAGAIN = 11;
     public static final int ENOBUFS = 105;
     public static final int EPERM = 1;
     public static final int EBUSY = 16;
     public static final int ENODEV = 19;
     public static final int ETIMEDOUT = 110;
+    public static final int EIO = 5;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
@@ -80,6 +109,16 @@ public final class Libc {
         static final MethodHandle RECVMMSG = withErrno("recvmmsg", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
         static final MethodHandle CLOSE = plain("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
         static final MethodHandle BIND = withErrno("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+        static final MethodHandle CONNECT = withErrno("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    }
+
+    /** A listening TCP socket (--metrics), linked when one is opened. */
+    private static final class Listening {
+        static final MethodHandle LISTEN = withErrno("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+        static final MethodHandle ACCEPT4 = withErrno("accept4", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+        static final MethodHandle GETSOCKNAME = withErrno("getsockname", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+        static final MethodHandle POLL = withErrno("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+        static final MethodHandle SHUTDOWN = withErrno("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     }
 
     /**
@@ -120,9 +159,125 @@ public final class Libc {
                 Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
     }
 
+    /** Files the daemon writes as root (the pidfile): opened by descriptor, never by a path twice. */
+    private static final class FileCalls {
+        // open(2) is variadic: the mode is its first variadic argument.
+        static final MethodHandle OPEN = LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("open"),
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+                Linker.Option.captureCallState("errno"), Linker.Option.firstVariadicArg(2));
+        static final MethodHandle STATX = withErrno("statx", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+        static final MethodHandle FLOCK = withErrno("flock", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+        static final MethodHandle FCHMOD = withErrno("fchmod", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+        static final MethodHandle FTRUNCATE = withErrno("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+        static final MethodHandle PWRITE = withErrno("pwrite", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+        static final MethodHandle PREAD = withErrno("pread", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+        static final MethodHandle GETEUID = plain("geteuid", FunctionDescriptor.of(JAVA_INT));
+        static final MethodHandle CHDIR = withErrno("chdir", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    }
+
+    /** What fstat tells of an open file, from statx(2), whose layout is the same on every architecture. */
+    public record FileStatus(int mode, int links, int owner) {
+        public boolean regular() {
+            return (mode & S_IFMT) == S_IFREG;
+        }
+    }
+
+    private static final int AT_EMPTY_PATH = 0x1000;
+    private static final int STATX_BASIC_STATS = 0x7ff;
+    private static final int STATX_SIZE = 256;
+
     private Libc() {}
 
-    // A downcall throws nothing of its own: a Throwable out of invokeExact is a bug in this file.
+    /** A downcall that captures errno; its result is checked by {@link #call}. */
+    @FunctionalInterface
+    private interface Downcall {
+        long invoke() throws Throwable;
+    }
+
+    /**
+     * Makes a capturing downcall and throws its errno if it failed. For calls off the packet
+     * path only: the lambda may allocate.
+     */
+    private static long call(String name, Downcall downcall) throws ErrnoException {
+        long result;
+        try {
+            result = downcall.invoke();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        return check(name, result);
+    }
+
+    /** open(2) with a mode; returns the descriptor. */
+    public static int open(String path, int flags, int mode) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment name = arena.allocateFrom(path);
+            return (int) call("open", () -> (int) FileCalls.OPEN.invokeExact(state(), name, flags, mode));
+        }
+    }
+
+    /** The type, mode, link count and owner of an open file (statx(2) with AT_EMPTY_PATH, as fstat). */
+    public static FileStatus fstat(int fd) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(STATX_SIZE, 8);
+            MemorySegment empty = arena.allocateFrom("");
+            call("statx", () -> (int) FileCalls.STATX.invokeExact(state(), fd, empty, AT_EMPTY_PATH, STATX_BASIC_STATS, buffer));
+            // struct statx (linux/stat.h): stx_nlink at 16, stx_uid at 20, stx_mode (16 bits) at 28
+            return new FileStatus(Short.toUnsignedInt(buffer.get(JAVA_SHORT, 28)), buffer.get(JAVA_INT, 16), buffer.get(JAVA_INT, 20));
+        }
+    }
+
+    /** flock(2). */
+    public static void flock(int fd, int operation) throws ErrnoException {
+        call("flock", () -> (int) FileCalls.FLOCK.invokeExact(state(), fd, operation));
+    }
+
+    /** fchmod(2): the mode exactly, whatever the umask. */
+    public static void fchmod(int fd, int mode) throws ErrnoException {
+        call("fchmod", () -> (int) FileCalls.FCHMOD.invokeExact(state(), fd, mode));
+    }
+
+    /** ftruncate(2). */
+    public static void ftruncate(int fd, long length) throws ErrnoException {
+        call("ftruncate", () -> (int) FileCalls.FTRUNCATE.invokeExact(state(), fd, length));
+    }
+
+    /** pwrite(2) of all of {@code bytes} at {@code offset}; a short write is an error (EIO). */
+    public static void pwrite(int fd, byte[] bytes, long offset) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(Math.max(1, bytes.length));
+            MemorySegment.copy(bytes, 0, buffer, JAVA_BYTE, 0, bytes.length);
+            long written = call("pwrite", () -> (long) FileCalls.PWRITE.invokeExact(state(), fd, buffer, (long) bytes.length, offset));
+            if (written != bytes.length) {
+                throw new ErrnoException("pwrite", EIO);
+            }
+        }
+    }
+
+    /** pread(2) of at most {@code length} bytes at {@code offset}. */
+    public static byte[] pread(int fd, int length, long offset) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(Math.max(1, length));
+            long read = call("pread", () -> (long) FileCalls.PREAD.invokeExact(state(), fd, buffer, (long) length, offset));
+            return buffer.asSlice(0, read).toArray(JAVA_BYTE);
+        }
+    }
+
+    public static int geteuid() {
+        try {
+            return (int) FileCalls.GETEUID.invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** chdir(2): the detached daemon's working directory becomes "/", as with daemon(3). */
+    public static void chdir(String path) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment name = arena.allocateFrom(path);
+            call("chdir", () -> (int) FileCalls.CHDIR.invokeExact(state(), name));
+        }
+    }
 
     public static int socket(int domain, int type, int protocol) throws ErrnoException {
         int result;
@@ -142,6 +297,65 @@ public final class Libc {
             throw new AssertionError(t);
         }
         check("bind", result);
+    }
+
+    public static void connect(int fd, MemorySegment address) throws ErrnoException {
+        call("connect", () -> (int) Lazy.CONNECT.invokeExact(state(), fd, address, (int) address.byteSize()));
+    }
+
+    /**
+     * A struct sockaddr_in (ip(7)) or sockaddr_in6 (ipv6(7)) in {@code arena}: the family in host
+     * order, the port and the address in network order.
+     */
+    public static MemorySegment inetAddress(java.net.InetAddress address, int port, Arena arena) {
+        byte[] bytes = address.getAddress();
+        boolean ipv6 = bytes.length == 16;
+        MemorySegment sockaddr = arena.allocate(ipv6 ? 28 : 16, 4);
+        sockaddr.set(JAVA_SHORT, 0, (short) (ipv6 ? AF_INET6 : AF_INET));
+        sockaddr.set(JAVA_BYTE, 2, (byte) (port >>> 8));
+        sockaddr.set(JAVA_BYTE, 3, (byte) port);
+        MemorySegment.copy(bytes, 0, sockaddr, JAVA_BYTE, ipv6 ? 8 : 4, bytes.length); // sin6_flowinfo, scope id: 0
+        return sockaddr;
+    }
+
+    public static void listen(int fd, int backlog) throws ErrnoException {
+        call("listen", () -> (int) Listening.LISTEN.invokeExact(state(), fd, backlog));
+    }
+
+    /** accept4(2) without the peer's address; returns the new descriptor. */
+    public static int accept(int fd, int flags) throws ErrnoException {
+        return (int) call("accept4", () -> (int) Listening.ACCEPT4.invokeExact(state(), fd, MemorySegment.NULL, MemorySegment.NULL, flags));
+    }
+
+    /** The port a TCP or UDP socket is bound to (getsockname(2)). */
+    public static int boundPort(int fd) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment sockaddr = arena.allocate(128, 4);
+            MemorySegment length = arena.allocateFrom(JAVA_INT, 128);
+            call("getsockname", () -> (int) Listening.GETSOCKNAME.invokeExact(state(), fd, sockaddr, length));
+            return (Byte.toUnsignedInt(sockaddr.get(JAVA_BYTE, 2)) << 8) | Byte.toUnsignedInt(sockaddr.get(JAVA_BYTE, 3));
+        }
+    }
+
+    /** shutdown(2) of the sending half: the peer reads the end of the stream. */
+    public static void shutdownWrite(int fd) throws ErrnoException {
+        call("shutdown", () -> (int) Listening.SHUTDOWN.invokeExact(state(), fd, 1)); // SHUT_WR
+    }
+
+    /** poll(2) over {@code count} struct pollfd; returns how many have events. */
+    public static int poll(MemorySegment fds, int count, int timeoutMillis) throws ErrnoException {
+        return (int) call("poll", () -> (int) Listening.POLL.invokeExact(state(), fds, (long) count, timeoutMillis));
+    }
+
+    /**
+     * A struct sockaddr_un (unix(7)) in {@code arena}, as long as the name needs: a path gets its
+     * terminating NUL, an abstract name (first byte 0) is exactly its bytes.
+     */
+    public static MemorySegment unixAddress(byte[] name, Arena arena) {
+        MemorySegment address = arena.allocate(2 + name.length + (name.length > 0 && name[0] == 0 ? 0 : 1), 2);
+        address.set(JAVA_SHORT, 0, (short) AF_UNIX);
+        MemorySegment.copy(name, 0, address, JAVA_BYTE, 2, name.length); // the arena zeroes: the NUL is there
+        return address;
     }
 
     public static void setsockopt(int fd, int level, int name, MemorySegment value) throws ErrnoException {

@@ -8,6 +8,7 @@ import net.tcpmssd.mss.FixedMtu;
 import net.tcpmssd.mss.InterfaceMtu;
 import net.tcpmssd.mss.PathMtu;
 import org.junit.jupiter.api.Test;
+import java.nio.file.Path;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -140,7 +141,7 @@ class OptionsTest {
         assertThat(o.bothDirections()).isTrue();
         assertThat(o.verbose()).isTrue();
         assertThat(o.addMss()).isTrue();
-        assertThat(o.metrics()).isEqualTo(new MetricsAddress("127.0.0.1", 9815));
+        assertThat(o.metrics()).hasToString("127.0.0.1:9815");
         assertThat(Options.parse("-p", "100", "-m", "1280", "--print-rules").action()).isEqualTo(Options.Action.PRINT_RULES);
     }
 
@@ -148,15 +149,74 @@ class OptionsTest {
     void metricsAddresses() throws Exception {
         assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "9815").metrics()).hasToString("127.0.0.1:9815");
         assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "0.0.0.0:9815").metrics()).hasToString("0.0.0.0:9815");
-        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "[::1]:9815").metrics()).isEqualTo(new MetricsAddress("::1", 9815));
-        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "localhost:1").metrics()).hasToString("localhost:1");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "[::1]:9815").metrics()).hasToString("[::1]:9815");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "[::]:9100").metrics().ipv6()).isTrue();
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "0.0.0.0:9100").metrics().ipv6()).isFalse();
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "localhost:1").metrics().socketAddress()).hasToString("/127.0.0.1:1");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "255.255.255.255:1").metrics()).hasToString("255.255.255.255:1");
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"::1:9815", "host:", ":80", "1.2.3.4:99999", "a b:1"})
+    @ValueSource(strings = {"::1:9815", "host:", ":80", "1.2.3.4:99999", "a b:1",
+            // names are not looked up: literal addresses only (a DNS query at start, as root, answered by anyone)
+            "abc:9100", "router.example:9100", "[localhost]:9100",
+            // inet_aton(3) would read these as 1.2.0.3, 0.0.0.1, octal 8.0.0.1 and 0x7f000001
+            "1.2.3:9100", "1:9100", "010.0.0.1:9100", "0x7f.0.0.1:9100", "1.2.3.256:9100", "1.2.3.4.5:9100", "1..3.4:9100",
+            "[]:9100", "[1.2.3.4]:9100", "[::ffff:192.0.2.1]:9100", "[2001:db8::1::2]:9100", "[fe80::1%eth0]:9100"})
     void invalidMetricsAddress(String address) {
-        assertInvalid("invalid metrics address " + address + (address.equals("::1:9815") ? " (write IPv6 as [addr]:port)" : ""),
+        assertInvalid("invalid metrics address \"" + address + "\"" + (address.equals("::1:9815") ? " (write IPv6 as [addr]:port)" : ""),
                 "-p", "1", "-m", "1280", "--metrics", address);
+    }
+
+    @Test
+    void aQueueLengthUpToTheDocumentedMaximumIsAccepted() throws Exception {
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--queue-length", "1000000").queueLength()).isEqualTo(1_000_000);
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--queue-length", "1").queueLength()).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"0", "1000001", "9999999999", "-1", "1e6", ""})
+    void invalidQueueLength(String length) {
+        assertInvalid("invalid queue length", "-p", "1", "-m", "1280", "--queue-length", length);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"ppp0", "eth0.100", "wg-home", "123456789012345", "-b", "=eth0", "caf\u00e9"})
+    void validInterfaceNames(String name) throws Exception {
+        assertThat(Options.parse("-p", "1", "-i", name).interfaceName()).isEqualTo(name);
+    }
+
+    @Test
+    void anInterfaceNameLinuxCannotHaveIsOneClearLine() {
+        String rule = " (Linux allows 1 to 15 bytes, without white space, control characters, '/' or ':')";
+        assertInvalid("invalid interface name \"ppp0\\nx\"" + rule, "-p", "1", "-i", "ppp0\nx");
+        assertInvalid("invalid interface name \"1234567890123456\"" + rule, "-p", "1", "-i", "1234567890123456");
+        assertInvalid("invalid interface name \"\"" + rule, "-p", "1", "-i", "");
+        assertInvalid("invalid interface name \"a b\"" + rule, "-p", "1", "-i", "a b");
+        assertInvalid("invalid interface name \"eth0:1\"" + rule, "-p", "1", "-i", "eth0:1");
+        assertInvalid("invalid interface name \"a/b\"" + rule, "-p", "1", "-i", "a/b");
+        assertInvalid("invalid interface name \"..\"" + rule, "-p", "1", "-i", "..");
+        assertInvalid("invalid interface name \"a\\x1b[2Jb\"" + rule, "-p", "1", "-i", "a\u001b[2Jb");
+        assertInvalid("invalid interface name \"a\\tb\\\\\\\"\"" + rule, "-p", "1", "-i", "a\tb\\\"");
+        // 15 characters but 16 bytes in UTF-8: IFNAMSIZ counts bytes
+        assertInvalid("invalid interface name \"12345678901234\u00e9\"" + rule, "-p", "1", "-i", "12345678901234\u00e9");
+        // U+00E0 is C3 A0 in UTF-8, and the kernel's isspace() takes byte 0xA0 for a space
+        assertInvalid("invalid interface name \"\u00e0\"" + rule, "-p", "1", "-i", "\u00e0");
+        // --print-rules writes the name into rules: the same check
+        assertInvalid("invalid interface name \"x\\ny\"" + rule, "--print-rules", "-p", "1", "-i", "x\ny");
+    }
+
+    @Test
+    void waitingForTheInterfaceIsAskedForAndNeedsMinusI() throws Exception {
+        assertThat(Options.parse("-p", "1", "-i", "ppp0").waitForInterface()).as("unasked, a missing interface is an error").isFalse();
+        assertThat(Options.parse("-p", "1", "-i", "ppp0", "--wait-for-interface").waitForInterface()).isTrue();
+        assertInvalid("--wait-for-interface waits for the interface of -i", "-p", "1", "-m", "1280", "--wait-for-interface");
+        assertUsage("-p", "1", "-i", "ppp0", "--wait-for-interface=yes");
+    }
+
+    @Test
+    void aMetricsAddressWithANewlineIsOneLine() {
+        assertInvalid("invalid metrics address \"127.0.0.1\\nfake:9100\"", "-p", "1", "-m", "1280", "--metrics", "127.0.0.1\nfake:9100");
     }
 
     @Test
@@ -194,12 +254,26 @@ class OptionsTest {
 
     @Test
     void takesWhatLooksLikeAnOptionAsAValue() throws UsageException {
-        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "-b=1").pidfile()).isEqualTo("-b=1");
-        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile=--pmtu").pidfile()).isEqualTo("--pmtu");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "-b=1").pidfile()).isEqualTo(inStartDirectory("-b=1"));
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile=--pmtu").pidfile()).isEqualTo(inStartDirectory("--pmtu"));
         assertThat(Options.parse("-vbp", "1", "-i", "-pmtu").interfaceName()).isEqualTo("-pmtu");
         assertThat(Options.parse("-p1", "-i-b=1").interfaceName()).isEqualTo("-b=1");
-        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "--").pidfile()).isEqualTo("--");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "--").pidfile()).isEqualTo(inStartDirectory("--"));
         assertThat(Options.parse("-p", "1", "--set-mss=1300").source()).isEqualTo(new FixedMss(1300));
+    }
+
+    @Test
+    void aRelativePidfileIsTakenFromTheDirectoryTcpmssdStartsIn() throws Exception {
+        // The detached daemon works in "/": resolved later, "run/t.pid" would become /run/t.pid.
+        String cwd = System.getProperty("user.dir");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "run/t.pid").pidfile()).isEqualTo(cwd + "/run/t.pid");
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--pidfile", "/run/t.pid").pidfile()).isEqualTo("/run/t.pid");
+        assertInvalid("invalid pidfile path \"\"", "-p", "1", "-m", "1280", "--pidfile", "");
+        assertInvalid("invalid pidfile path \"a\\nb.pid\"", "-p", "1", "-m", "1280", "--pidfile", "a\nb.pid");
+    }
+
+    private static String inStartDirectory(String name) {
+        return Path.of(System.getProperty("user.dir"), name).toString();
     }
 
     private static void assertUsage(String... args) {
