@@ -121,6 +121,11 @@ public final class PacketCorpus {
         return PacketArbitraries.nonSyns().map(t -> t.bytes);
     }
 
+    /** SYNs without an MSS option and without payload, as --add-mss wants them (AddMssTest's). */
+    public static Arbitrary<byte[]> synsWithoutMss() {
+        return new AddMssTest().synsWithoutMss().map(t -> t.bytes);
+    }
+
     /** Real SYNs broken by the fuzz test's mutations. */
     public static Arbitrary<byte[]> mutatedSyns() {
         return new MssClampFuzzProperties().mutatedSyns();

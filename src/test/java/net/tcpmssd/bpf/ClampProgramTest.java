@@ -39,6 +39,7 @@ class ClampProgramTest {
     private static ClampMaps maps;
     private static BpfProgram ethernet;
     private static BpfProgram l3;
+    private static BpfProgram ethernetAddingMss;
     private static final int EINVAL = 22;
     private static final Map<Outcome, Integer> seen = new EnumMap<>(Outcome.class);
     private static int refusedByTestRun;
@@ -48,8 +49,9 @@ class ClampProgramTest {
         KernelBpf.assumeUsable();
         maps = ClampMaps.create();
         try {
-            ethernet = ClampProgram.load(LinkType.ETHERNET, maps);
-            l3 = ClampProgram.load(LinkType.L3, maps);
+            ethernet = ClampProgram.load(LinkType.ETHERNET, maps, false);
+            l3 = ClampProgram.load(LinkType.L3, maps, false);
+            ethernetAddingMss = ClampProgram.load(LinkType.ETHERNET, maps, true);
         } catch (VerifierException e) {
             java.nio.file.Path log = java.nio.file.Path.of("target", "verifier.log");
             java.nio.file.Files.writeString(log, e.log());
@@ -62,6 +64,7 @@ class ClampProgramTest {
         if (ethernet != null) {
             ethernet.close();
             l3.close();
+            ethernetAddingMss.close();
             maps.close();
         }
         System.out.println("ClampProgramTest outcomes: " + seen + "; frames shorter than an IP header, refused by the test run: " + refusedByTestRun);
@@ -119,6 +122,24 @@ class ClampProgramTest {
         assertThat(runs).isGreaterThan(300);
     }
 
+    /** --add-mss: every corpus through the program built with it, which must also clamp as the other does. */
+    @Test
+    void addingMssToSynsWithoutOne() throws Exception {
+        Random random = new Random(6);
+        int runs = 0;
+        List<byte[]> packets = new ArrayList<>(PacketCorpus.examples());
+        packets.addAll(samples(PacketCorpus.synsWithoutMss(), 1000, random));
+        packets.addAll(samples(PacketCorpus.syns(), 1000, random));
+        packets.addAll(samples(PacketCorpus.mutatedSyns(), 2000, random));
+        for (byte[] packet : packets) {
+            byte[] framed = random.nextInt(3) == 0 ? concatenate(packet, new byte[1 + random.nextInt(20)]) : packet;
+            runs += check(ethernetAddingMss, LinkType.ETHERNET, true, framed, versionOf(packet),
+                    MaxMss.forMtu(68 + random.nextInt(9000)));
+        }
+        assertThat(runs).isGreaterThan(3000);
+        assertThat(seen).containsKey(Outcome.MSS_ADDED);
+    }
+
     /**
      * How long the program takes, as the kernel measures a test run (ns per run, mean over the
      * repeats): the packet stays in place between repeats, so a SYN is clamped by the first run
@@ -171,18 +192,24 @@ class ClampProgramTest {
         return drawn;
     }
 
-    /** One packet through both; returns 1. {@code version} chooses the EtherType. */
     private static int check(LinkType link, byte[] packet, int version, MaxMss max) throws Exception {
+        return check(link == LinkType.ETHERNET ? ethernet : l3, link, false, packet, version, max);
+    }
+
+    /** One packet through both; returns 1, or 0 if the test run cannot take it. {@code version} chooses the EtherType. */
+    private static int check(BpfProgram program, LinkType link, boolean addMss, byte[] packet, int version, MaxMss max)
+            throws Exception {
         maps.setMaxMss(max);
-        byte[] expected = packet.clone();
-        Outcome outcome = expectedOutcome(expected, version, max);
+        Expected expect = expected(packet, version, max, addMss);
+        byte[] expected = expect.packet();
+        Outcome outcome = expect.outcome();
         byte[] frame = link == LinkType.ETHERNET ? ethernetFrame(packet, version) : packet;
         long before = maps.count(version, outcome);
 
         String what = "%s packet %s (version %d, %s)".formatted(link, java.util.HexFormat.of().formatHex(packet), version, max);
         TestRun run;
         try {
-            run = (link == LinkType.ETHERNET ? ethernet : l3).testRun(frame, 0, 1);
+            run = program.testRun(frame, addMss ? 4 : 0, 1);
         } catch (ErrnoException e) {
             // A test-run limit, not the program's: the kernel will not build an IPv4 or IPv6
             // skb with less than an IP header (20 or 40 bytes) after the link header (EINVAL).
@@ -203,15 +230,30 @@ class ClampProgramTest {
         return 1;
     }
 
-    /** MssClamp under the program's rules (see the class comment), on {@code packet} in place. */
-    static Outcome expectedOutcome(byte[] packet, int version, MaxMss max) {
+    /** What the program should make of a packet: the IP packet (and padding) it leaves, and how it counts it. */
+    record Expected(byte[] packet, Outcome outcome) {}
+
+    /**
+     * MssClamp under the program's rules (see the class comment), on a copy; with {@code addMss}
+     * then MssClamp.addMss as the daemon calls it (after clamping found no MSS), with room for
+     * the 4 bytes: a packet that grows loses its padding (the program cuts the frame to its end).
+     */
+    static Expected expected(byte[] packet, int version, MaxMss max, boolean addMss) {
+        byte[] copy = packet.clone();
         if (packet.length == 0 || (packet[0] & 0xff) >>> 4 != version) {
-            return Outcome.MALFORMED;
+            return new Expected(copy, Outcome.MALFORMED);
         }
         int lengthField = version == 4 ? 2 : 4;
-        int ipLength = packet.length < lengthField + 2 ? packet.length
-                : ((packet[lengthField] & 0xff) << 8 | (packet[lengthField + 1] & 0xff)) + (version == 6 ? 40 : 0);
-        return MssClamp.clamp(MemorySegment.ofArray(packet), 0, Math.min(ipLength, packet.length), max, null);
+        int ipLength = Math.min(packet.length, packet.length < lengthField + 2 ? packet.length
+                : ((packet[lengthField] & 0xff) << 8 | (packet[lengthField + 1] & 0xff)) + (version == 6 ? 40 : 0));
+        Outcome outcome = MssClamp.clamp(MemorySegment.ofArray(copy), 0, ipLength, max, null);
+        if (addMss && outcome == Outcome.NO_MSS_OPTION) {
+            byte[] room = Arrays.copyOf(copy, ipLength + 4);
+            if (MssClamp.addMss(MemorySegment.ofArray(room), 0, ipLength, room.length, max) != ipLength) {
+                return new Expected(room, Outcome.MSS_ADDED);
+            }
+        }
+        return new Expected(copy, outcome);
     }
 
     static byte[] ethernetFrame(byte[] packet, int version) {
