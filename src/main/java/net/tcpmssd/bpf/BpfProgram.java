@@ -60,8 +60,7 @@ public final class BpfProgram implements AutoCloseable {
                 attr.set(JAVA_INT, 28, LOG_SIZE);
                 attr.set(JAVA_LONG, 32, log.address());
                 try {
-                    BpfProgram loaded = new BpfProgram(new OwnedFd(BpfCommand.PROG_LOAD.run(attr)), name);
-                    return loaded; // refused once, accepted with a log: take it
+                    return new BpfProgram(new OwnedFd(BpfCommand.PROG_LOAD.run(attr)), name); // accepted the second time: take it
                 } catch (ErrnoException again) {
                     throw new VerifierException(name, again.errno(), log.getString(0));
                 }
@@ -70,6 +69,45 @@ public final class BpfProgram implements AutoCloseable {
     }
 
     private static final int EPERM = 1;
+
+    /** A program already in the kernel, by its id (BPF_PROG_GET_FD_BY_ID): a new fd to it, named by its info. */
+    public static BpfProgram byId(int id) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(BpfCommand.PROG_GET_FD_BY_ID.attrSize, 8);
+            attr.set(JAVA_INT, 0, id);
+            OwnedFd fd = new OwnedFd(BpfCommand.PROG_GET_FD_BY_ID.run(attr));
+            try {
+                return new BpfProgram(fd, info(fd.get(), arena).getString(INFO_NAME));
+            } catch (ErrnoException e) {
+                fd.close();
+                throw e;
+            }
+        }
+    }
+
+    /** The kernel's id of this program (what BPF_PROG_QUERY lists). */
+    public int id() throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            return info(fd(), arena).get(JAVA_INT, INFO_ID);
+        }
+    }
+
+    // struct bpf_prog_info: type, id, tag[8], jited_prog_len, xlated_prog_len, jited_prog_insns,
+    // xlated_prog_insns, load_time, created_by_uid, nr_map_ids, map_ids, name[16], ... The
+    // kernel fills only as much as info_len asks for.
+    private static final int INFO_ID = 4;
+    private static final int INFO_NAME = 64;
+    private static final int INFO_SIZE = 80;
+
+    private static MemorySegment info(int fd, Arena arena) throws ErrnoException {
+        MemorySegment info = arena.allocate(INFO_SIZE, 8);
+        MemorySegment attr = arena.allocate(BpfCommand.OBJ_GET_INFO_BY_FD.attrSize, 8);
+        attr.set(JAVA_INT, 0, fd);
+        attr.set(JAVA_INT, 4, INFO_SIZE);
+        attr.set(JAVA_LONG, 8, info.address());
+        BpfCommand.OBJ_GET_INFO_BY_FD.run(attr);
+        return info;
+    }
 
     public int fd() {
         return fd.get();

@@ -39,6 +39,8 @@ public final class Libc {
     public static final int SO_MEMINFO = 55;
 
     public static final int O_RDWR = 2;
+    private static final int O_RDONLY_CLOEXEC = 0x80000;
+    public static final int CLONE_NEWNET = 0x40000000;
 
     private static final int PROT_READ_WRITE = 0x1 | 0x2;
     private static final int MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
@@ -118,6 +120,11 @@ public final class Libc {
         static final MethodHandle SYSCALL = LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("syscall"),
                 FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG),
                 Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
+    }
+
+    /** Namespaces: for tests that act inside a network namespace from a thread of their own. */
+    private static final class Namespaces {
+        static final MethodHandle SETNS = withErrno("setns", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     }
 
     private Libc() {}
@@ -277,6 +284,33 @@ public final class Libc {
             throw new AssertionError(t);
         }
         return check(what, result);
+    }
+
+    /**
+     * Moves the calling thread (only it: setns(2) acts on the thread) into the namespace that the
+     * file at {@code path} names, e.g. /run/netns/NAME with CLONE_NEWNET. A thread that did this
+     * belongs to that namespace until it ends, so it should be a thread of its own.
+     */
+    public static void setns(String path, int nstype) throws ErrnoException {
+        int fd;
+        try (Arena arena = Arena.ofConfined()) {
+            fd = (int) check("open " + path, (int) Daemonizing.OPEN.invokeExact(state(), arena.allocateFrom(path), O_RDONLY_CLOEXEC));
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        try {
+            int result;
+            try {
+                result = (int) Namespaces.SETNS.invokeExact(state(), fd, nstype);
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
+            check("setns " + path, result);
+        } finally {
+            close(fd);
+        }
     }
 
     /** Starts a new session: no controlling terminal from here on (setsid(2)). */
