@@ -147,21 +147,29 @@ public final class ClampProgram {
         asm.load(Size.W, R8, R6, SKB_LEN).alu64(AluOp.SUB, R8, ipOffset);
     }
 
-    private void ipv4() {
-        asm.label("ipv4").store(Size.DW, FP, COUNTER_BASE, 0);
+    /**
+     * What both versions begin with: count as this family from here, R8 = what the frame holds
+     * after the link header (at least the fixed IP header, else MALFORMED), and load that header
+     * into {@code buffer}; with TCP's first 20 bytes after it when the frame has them (the
+     * common case, no IPv4 options or IPv6 extension headers, then needs one load). The TCP
+     * buffer is zeroed first, so that the verifier sees every byte the code below may read
+     * written whichever load ran.
+     */
+    private void ipHeader(String version, int counterBase, int headerBytes, int buffer) {
+        asm.label(version).store(Size.DW, FP, COUNTER_BASE, counterBase);
         frameIpLength();
-        asm.jump(JumpOp.SLT, R8, 20, "malformed");
-        // 40 bytes when the frame has them (the header without options and TCP's first 20: the
-        // common case needs one load), else 20; zeroed first, so that the verifier sees every
-        // byte the code below may read initialized whichever load ran.
-        zero(IPV4_BUFFER, 40);
-        asm.jump(JumpOp.SLT, R8, 40, "ipv4 short");
-        loadBytesAt(ipOffset, IPV4_BUFFER, 40);
-        asm.jump("ipv4 loaded").label("ipv4 short");
-        loadBytesAt(ipOffset, IPV4_BUFFER, 20);
-        asm.label("ipv4 loaded")
-                .jump(JumpOp.NE, R0, 0, "malformed")
-                .load(Size.B, R2, FP, IPV4_BUFFER)
+        asm.jump(JumpOp.SLT, R8, headerBytes, "malformed");
+        zero(TCP_BUFFER, TCP_MIN_HEADER);
+        asm.jump(JumpOp.SLT, R8, headerBytes + TCP_MIN_HEADER, version + " short");
+        loadBytesAt(ipOffset, buffer, headerBytes + TCP_MIN_HEADER);
+        asm.jump(version + " loaded").label(version + " short");
+        loadBytesAt(ipOffset, buffer, headerBytes);
+        asm.label(version + " loaded").jump(JumpOp.NE, R0, 0, "malformed");
+    }
+
+    private void ipv4() {
+        ipHeader("ipv4", 0, 20, IPV4_BUFFER);
+        asm.load(Size.B, R2, FP, IPV4_BUFFER)
                 .mov(R3, R2)
                 .alu64(AluOp.RSH, R3, 4)
                 .jump(JumpOp.NE, R3, 4, "malformed")
@@ -191,17 +199,8 @@ public final class ClampProgram {
     }
 
     private void ipv6() {
-        asm.label("ipv6").store(Size.DW, FP, COUNTER_BASE, ClampMaps.OUTCOMES);
-        frameIpLength();
-        asm.jump(JumpOp.SLT, R8, 40, "malformed");
-        zero(TCP_BUFFER, TCP_MIN_HEADER);
-        asm.jump(JumpOp.SLT, R8, 60, "ipv6 short");
-        loadBytesAt(ipOffset, IPV6_BUFFER, 60);
-        asm.jump("ipv6 loaded").label("ipv6 short");
-        loadBytesAt(ipOffset, IPV6_BUFFER, 40);
-        asm.label("ipv6 loaded")
-                .jump(JumpOp.NE, R0, 0, "malformed")
-                .load(Size.B, R2, FP, IPV6_BUFFER)
+        ipHeader("ipv6", ClampMaps.OUTCOMES, 40, IPV6_BUFFER);
+        asm.load(Size.B, R2, FP, IPV6_BUFFER)
                 .alu64(AluOp.RSH, R2, 4)
                 .jump(JumpOp.NE, R2, 6, "malformed")
                 .load(Size.H, R3, FP, IPV6_BUFFER + 4)
