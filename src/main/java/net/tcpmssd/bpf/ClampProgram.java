@@ -332,10 +332,16 @@ public final class ClampProgram {
     private void addMss() {
         asm.label("add mss")
                 .jump(JumpOp.SET, R9, BROKEN | SAW_MSS_KIND, "no mss")
-                .load(Size.DW, R8, FP, TCP_HEADER_LENGTH)
+                // The header length read again from the packet's copy, not the walk's: the
+                // sizes below make it precise, and a fresh value keeps that from reaching back
+                // into the walk (see option()).
+                .load(Size.B, R8, FP, TCP_BUFFER + 12)
+                .alu64(AluOp.RSH, R8, 4)
+                .alu64(AluOp.LSH, R8, 2)
                 .load(Size.DW, R2, FP, TCP_LENGTH)
                 .jump(JumpOp.NE, R8, R2, "no mss")             // a payload: inserting would move data
                 .jump(JumpOp.GT, R8, TCP_MAX_HEADER - MSS_OPTION_LENGTH, "no mss")
+                .jump(JumpOp.LT, R8, TCP_MIN_HEADER, "no mss")  // (checked before; for the verifier)
                 .alu64(AluOp.SUB, R8, TCP_MIN_HEADER)          // R8: bytes of old options, 0 to 36
                 // R9: the MSS to announce, what the peer would assume or the maximum if smaller.
                 .load(Size.DW, R9, FP, MAX_MSS)
@@ -465,27 +471,39 @@ public final class ClampProgram {
                 .jump(JumpOp.GE, R8, R2, "walked")
                 .mov(R4, R2)
                 .alu64(AluOp.SUB, R4, R8)                     // bytes left in the header
-                .jump(JumpOp.LT, R4, 4, "short option " + k)
-                .mov(R4, 4)
-                .jump("read option " + k)
-                // Tells the verifier the size is at least 1. (Tested after "< 4", not before:
-                // where it knows the header length is a multiple of 4 and the position exactly,
-                // its bounds for "< 4" can be empty, and 6.18 then takes R4 for 0.)
-                .label("short option " + k)
-                .jump(JumpOp.LT, R4, 1, "walked")
-                .label("read option " + k)                    // up to 4 bytes: kind, length, value
+                // Up to 4 bytes (kind, length, value) that the header still holds, in loads
+                // of constant size: a computed size is one the verifier must know exactly
+                // (precise), and that would make it tell apart every step's position and
+                // header length, verifying the walk once per combination instead of once.
                 .store(Size.W, FP, SCRATCH, 0)
                 .mov(R1, R6)
                 .mov(R2, R7)
                 .alu64(AluOp.ADD, R2, R8)
                 .mov(R3, FP)
                 .alu64(AluOp.ADD, R3, SCRATCH)
+                .jump(JumpOp.LT, R4, 2, "one byte " + k)
+                .jump(JumpOp.LT, R4, 4, "two bytes " + k)
+                .mov(R4, 4)
                 .call(Helper.SKB_LOAD_BYTES)
+                .jump("read option " + k)
+                .label("two bytes " + k)
+                .mov(R4, 2)
+                .call(Helper.SKB_LOAD_BYTES)
+                .jump("read option " + k)
+                .label("one byte " + k)
+                .mov(R4, 1)
+                .call(Helper.SKB_LOAD_BYTES)
+                .label("read option " + k)
                 .jump(JumpOp.NE, R0, 0, "broken")
                 .load(Size.B, R2, FP, SCRATCH)
                 .jump(JumpOp.EQ, R2, 0, "walked")             // EOL
                 .jump(JumpOp.NE, R2, 1, longer)
-                .alu64(AluOp.ADD, R8, 1)                      // NOP
+                // NOP: one byte on. Added as the kind byte read afresh (1 here) rather than the
+                // constant: the verifier would otherwise know the position exactly along runs
+                // of NOPs, decide branches by it, mark it precise for that, and verify every
+                // step once per position; as an unknown it verifies each step once.
+                .load(Size.B, R3, FP, SCRATCH)
+                .alu64(AluOp.ADD, R8, R3)
                 .jump(next)
                 .label(longer)
                 .load(Size.DW, R3, FP, TCP_HEADER_LENGTH)
