@@ -101,6 +101,16 @@ public final class PacketCorpus {
         return (version == 6 ? TestPacket.ipv6(segment) : TestPacket.ipv4(segment)).bytes;
     }
 
+    /** Whether an IPv4 packet's TCP checksum is right (over pseudo-header and segment). */
+    public static boolean ipv4TcpChecksumValid(byte[] packet) {
+        return TestPacket.reparsed4(packet).tcpChecksumValid();
+    }
+
+    /** The values of an IPv4 packet's well-formed MSS options, in order. */
+    public static int[] ipv4MssValues(byte[] packet) {
+        return TestPacket.reparsed4(packet).mssValues();
+    }
+
     private interface ByteEdit {
         int apply(int before);
     }

@@ -39,7 +39,8 @@ public final class Libc {
     public static final int SO_MEMINFO = 55;
 
     public static final int O_RDWR = 2;
-    private static final int O_RDONLY_CLOEXEC = 0x80000;
+    public static final int O_CLOEXEC = 0x80000;
+    private static final int O_RDONLY_CLOEXEC = O_CLOEXEC;
     public static final int CLONE_NEWNET = 0x40000000;
 
     private static final int PROT_READ_WRITE = 0x1 | 0x2;
@@ -125,6 +126,14 @@ public final class Libc {
     /** Namespaces: for tests that act inside a network namespace from a thread of their own. */
     private static final class Namespaces {
         static final MethodHandle SETNS = withErrno("setns", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+
+    /** Character devices (a tun device in the tests). ioctl(2) is variadic after the request. */
+    private static final class Devices {
+        static final MethodHandle IOCTL = LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("ioctl"),
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
+                Linker.Option.firstVariadicArg(2), Linker.Option.captureCallState("errno"));
+        static final MethodHandle READ = withErrno("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     }
 
     private Libc() {}
@@ -292,14 +301,7 @@ public final class Libc {
      * belongs to that namespace until it ends, so it should be a thread of its own.
      */
     public static void setns(String path, int nstype) throws ErrnoException {
-        int fd;
-        try (Arena arena = Arena.ofConfined()) {
-            fd = (int) check("open " + path, (int) Daemonizing.OPEN.invokeExact(state(), arena.allocateFrom(path), O_RDONLY_CLOEXEC));
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        int fd = open(path, O_RDONLY_CLOEXEC);
         try {
             int result;
             try {
@@ -311,6 +313,39 @@ public final class Libc {
         } finally {
             close(fd);
         }
+    }
+
+    /** open(2) of a path; returns the new fd (O_CLOEXEC is the caller's to give). */
+    public static int open(String path, int flags) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) check("open " + path, (int) Daemonizing.OPEN.invokeExact(state(), arena.allocateFrom(path), flags));
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** ioctl(2) with a pointer argument. */
+    public static void ioctl(int fd, long request, MemorySegment argument) throws ErrnoException {
+        int result;
+        try {
+            result = (int) Devices.IOCTL.invokeExact(state(), fd, request, argument);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        check("ioctl", result);
+    }
+
+    /** read(2) into {@code buffer}; returns the bytes read. */
+    public static long read(int fd, MemorySegment buffer) throws ErrnoException {
+        long result;
+        try {
+            result = (long) Devices.READ.invokeExact(state(), fd, buffer, buffer.byteSize());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        return check("read", result);
     }
 
     /** Starts a new session: no controlling terminal from here on (setsid(2)). */

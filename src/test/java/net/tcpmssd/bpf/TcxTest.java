@@ -3,7 +3,12 @@ package net.tcpmssd.bpf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -11,11 +16,13 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicReference;
 import net.tcpmssd.MaxMss;
 import net.tcpmssd.Outcome;
+import net.tcpmssd.PacketCorpus;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * The tcx primitives against the kernel, in two network namespaces joined by a veth pair:
@@ -26,6 +33,11 @@ import org.junit.jupiter.api.Test;
 class TcxTest {
 
     private static final int ESTALE = 116;
+    // linux/if_tun.h: TUNSETIFF = _IOW('T', 202, int); a tun (IP packets, no Ethernet) without
+    // the packet-information prefix.
+    private static final long TUNSETIFF = 0x400454caL;
+    private static final int IFF_TUN = 0x0001;
+    private static final int IFF_NO_PI = 0x1000;
 
     private static String client;
     private static String server;
@@ -45,8 +57,12 @@ class TcxTest {
         for (String[] end : new String[][] {{client, "a0"}, {server, "b0"}, {client, "lo"}, {server, "lo"}}) {
             run("ip", "-n", end[0], "link", "set", end[1], "up");
         }
-        String line = run("ip", "-n", client, "-o", "link", "show", "dev", "a0");
-        a0 = Integer.parseInt(line.substring(0, line.indexOf(':')).strip());
+        a0 = ifindex(client, "a0");
+    }
+
+    private static int ifindex(String namespace, String device) throws IOException, InterruptedException {
+        String line = run("ip", "-n", namespace, "-o", "link", "show", "dev", device);
+        return Integer.parseInt(line.substring(0, line.indexOf(':')).strip());
     }
 
     @AfterAll
@@ -113,6 +129,52 @@ class TcxTest {
                 run("ip", "netns", "exec", client, "bash", "-c", "exec 3<>/dev/tcp/198.51.100.2/9 || true");
             }
             assertThat(maps.count(4, Outcome.CLAMPED)).isEqualTo(1);
+        }
+    }
+
+    /**
+     * The L3 program, IPv4, on a tun device, whose other end is this test: the client's SYN to
+     * 192.0.2.2 leaves by tun0, and the test reads it as the kernel hands it over. TCP leaves a
+     * local SYN CHECKSUM_PARTIAL (only the pseudo-header sum in the field) until the device's
+     * transmit path completes it, after tcx: so this checks that bpf_l4_csum_replace left the
+     * field for the completion, and that the checksum is right on the wire.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void l3ProgramOnATunDeviceClampsAndTheChecksumIsRightOnTheWire() throws Exception {
+        run("ip", "-n", client, "tuntap", "add", "mode", "tun", "name", "tun0");
+        run("ip", "-n", client, "addr", "add", "192.0.2.1/24", "dev", "tun0");
+        run("ip", "-n", client, "link", "set", "tun0", "up");
+        int tun0 = ifindex(client, "tun0");
+        try (ClampMaps maps = ClampMaps.create(); BpfProgram program = ClampProgram.load(LinkType.L3, maps, false)) {
+            maps.setMaxMss(MaxMss.forMtu(1280));
+            byte[] syn = inClient(() -> {
+                int fd = Libc.open("/dev/net/tun", Libc.O_RDWR | Libc.O_CLOEXEC);
+                try (Arena arena = Arena.ofConfined(); TcxLink link = Tcx.link(program, tun0, TcxHook.EGRESS, 0)) {
+                    MemorySegment ifreq = arena.allocate(40); // struct ifreq: name[16], then flags
+                    ifreq.setString(0, "tun0");
+                    ifreq.set(JAVA_SHORT, 16, (short) (IFF_TUN | IFF_NO_PI));
+                    Libc.ioctl(fd, TUNSETIFF, ifreq);
+                    Process connect = new ProcessBuilder("ip", "netns", "exec", client, "timeout", "5", "bash", "-c",
+                            "exec 3<>/dev/tcp/192.0.2.2/9").start();
+                    try {
+                        MemorySegment buffer = arena.allocate(2048);
+                        while (true) {
+                            byte[] packet = buffer.asSlice(0, Libc.read(fd, buffer)).toArray(JAVA_BYTE);
+                            if (packet.length >= 40 && packet[0] == 0x45 && packet[9] == 6 && (packet[33] & 0x02) != 0) {
+                                return packet; // IPv4, no options, TCP, SYN (IPv6 router solicitations pass by)
+                            }
+                        }
+                    } finally {
+                        connect.destroy();
+                    }
+                } finally {
+                    Libc.close(fd);
+                }
+            });
+            assertThat(PacketCorpus.ipv4MssValues(syn)).containsExactly(1240);
+            assertThat(PacketCorpus.ipv4TcpChecksumValid(syn)).as("TCP checksum on the wire").isTrue();
+            assertThat(maps.count(4, Outcome.CLAMPED)).isPositive();
         }
     }
 
