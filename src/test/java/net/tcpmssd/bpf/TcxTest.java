@@ -118,6 +118,36 @@ class TcxTest {
         }
     }
 
+    /**
+     * SPEC §7's replacement with no gap: a new daemon attaches its program before the old one,
+     * then detaches the old one by id at the revision it saw; another tool's program in the
+     * chain stays where it was.
+     */
+    @Test
+    void newProgramGoesInBeforeTheOldIsTakenOutAndOthersStay() throws Exception {
+        try (ClampMaps maps = ClampMaps.create(); BpfProgram old = ClampProgram.load(LinkType.ETHERNET, maps, false);
+                BpfProgram newer = ClampProgram.load(LinkType.ETHERNET, maps, false);
+                BpfProgram others = ClampProgram.load(LinkType.L3, maps, false)) {
+            inClient(() -> {
+                Tcx.attach(others, a0, TcxHook.EGRESS, 0);
+                Tcx.attach(old, a0, TcxHook.EGRESS, 0);
+                try {
+                    assertThat(Tcx.query(a0, TcxHook.EGRESS).programIds()).containsExactly(old.id(), others.id());
+                    Tcx.attach(newer, a0, TcxHook.EGRESS, Tcx.query(a0, TcxHook.EGRESS).revision());
+                    TcxChain both = Tcx.query(a0, TcxHook.EGRESS);
+                    assertThat(both.programIds()).containsExactly(newer.id(), old.id(), others.id());
+                    Tcx.detach(a0, TcxHook.EGRESS, old.id(), both.revision());
+                    assertThat(Tcx.query(a0, TcxHook.EGRESS).programIds()).containsExactly(newer.id(), others.id());
+                } finally {
+                    for (int id : Tcx.query(a0, TcxHook.EGRESS).programIds()) {
+                        Tcx.detach(a0, TcxHook.EGRESS, id, 0);
+                    }
+                }
+                return null;
+            });
+        }
+    }
+
     /** A SYN that the client's kernel sends (CHECKSUM_PARTIAL on veth) is clamped at a0's egress. */
     @Test
     void attachedProgramClampsTheClientsSyn() throws Exception {
