@@ -44,7 +44,10 @@ import net.tcpmssd.os.ErrnoException;
  * back edges, and the walk's position is used only as a helper's offset argument and in
  * comparisons it cannot decide, so the verifier does not mark it precise and prunes each step's
  * states as equal whatever the position (see option()): on 6.18 it processes about 17,000
- * instructions (40,000 with --add-mss) of its limit of 1,000,000.
+ * instructions (42,000 with --add-mss) of its limit of 1,000,000.
+ *
+ * <p>Every MSS lowered or added is also reported as an {@link MssEvent} into the ring buffer of
+ * {@link ClampMaps}, for -v.
  *
  * <p>With --add-mss (a variant generated on request, see addMss()), a SYN without an MSS option
  * gets one, as MssClamp.addMss gives it.
@@ -89,6 +92,7 @@ public final class ClampProgram {
     private static final int IPV4_BUFFER = TCP_BUFFER - 20; // 20 bytes of IPv4 header, then TCP
     private static final int IPV6_BUFFER = TCP_BUFFER - 40; // 40 bytes of IPv6 header, then TCP
     private static final int ADDED_OPTIONS = IPV6_BUFFER - 48; // --add-mss: MSS option + old options (40 bytes)
+    private static final int EVENT = ADDED_OPTIONS - 8;        // an MssEvent for the ring buffer
 
     // The walk's findings in R9.
     private static final int SAW_MSS = 1;
@@ -109,10 +113,12 @@ public final class ClampProgram {
     private final Asm asm = new Asm();
     private final int ipOffset;
     private final boolean addMss;
+    private final int eventsMapFd;
 
-    private ClampProgram(LinkType linkType, boolean addMss) {
+    private ClampProgram(LinkType linkType, boolean addMss, int eventsMapFd) {
         this.ipOffset = linkType.ipOffset;
         this.addMss = addMss;
+        this.eventsMapFd = eventsMapFd;
     }
 
     /**
@@ -121,12 +127,13 @@ public final class ClampProgram {
      */
     public static BpfProgram load(LinkType linkType, ClampMaps maps, boolean addMss) throws ErrnoException, VerifierException {
         String name = (linkType == LinkType.L3 ? "tcpmssd_l3" : "tcpmssd_eth") + (addMss ? "_add" : "");
-        return BpfProgram.load(BpfProgram.SCHED_CLS, assemble(linkType, addMss, maps.maxMssFd(), maps.countsFd()), LICENSE, name);
+        return BpfProgram.load(BpfProgram.SCHED_CLS, assemble(linkType, addMss, maps.maxMssFd(), maps.countsFd(), maps.eventsFd()),
+                LICENSE, name);
     }
 
     /** The program's instructions, referring to the two maps by fd. */
-    static byte[] assemble(LinkType linkType, boolean addMss, int maxMssMapFd, int countsMapFd) {
-        ClampProgram p = new ClampProgram(linkType, addMss);
+    static byte[] assemble(LinkType linkType, boolean addMss, int maxMssMapFd, int countsMapFd, int eventsMapFd) {
+        ClampProgram p = new ClampProgram(linkType, addMss, eventsMapFd);
         p.dispatch();
         p.ipv4();
         p.ipv6();
@@ -302,6 +309,13 @@ public final class ClampProgram {
                 .label("have max")
                 .jump(JumpOp.EQ, R2, 0, "leave")              // not set yet: change nothing
                 .store(Size.DW, FP, MAX_MSS, R2)
+                // The event's IP version and padding, once for all the MSS options it may lower.
+                .mov(R2, 4)
+                .jump(JumpOp.EQ, R3, 0, "event version")
+                .mov(R2, 6)
+                .label("event version")
+                .store(Size.H, FP, EVENT + 4, R2)
+                .store(Size.H, FP, EVENT + 6, 0)
                 .mov(R8, TCP_MIN_HEADER)
                 .mov(R9, 0);
         for (int k = 0; k < TCP_MAX_OPTION_BYTES; k++) {
@@ -436,7 +450,21 @@ public final class ClampProgram {
                 .store(Size.H, FP, NEW_FIELD, R4)
                 .mov(R7, ipOffset);
         storeNewField(R7, 4);
-        asm.label("mss added").mov(R2, Outcome.MSS_ADDED.ordinal()).jump("count");
+        asm.label("mss added")
+                .store(Size.H, FP, EVENT, 0)
+                .store(Size.H, FP, EVENT + 2, R9);
+        event();
+        asm.mov(R2, Outcome.MSS_ADDED.ordinal()).jump("count");
+    }
+
+    /** Writes the MssEvent at EVENT into the ring buffer; if it is full, the event is lost, nothing else. */
+    private void event() {
+        asm.loadMap(R1, eventsMapFd)
+                .mov(R2, FP)
+                .alu64(AluOp.ADD, R2, EVENT)
+                .mov(R3, MssEvent.SIZE)
+                .mov(R4, 0)
+                .call(Helper.RINGBUF_OUTPUT);
     }
 
     /** bpf_l4_csum_replace(skb, tcp + 16, R3, R4, flags): R3 the old value, R4 the new, as they lie in memory. */
@@ -555,7 +583,13 @@ public final class ClampProgram {
                 .mov(R5, 2)                                   // BPF_F_HDR_FIELD_MASK: a 2-byte field
                 .call(Helper.L4_CSUM_REPLACE)
                 .alu64(AluOp.OR, R9, LOWERED)
-                .mov(R4, 4)
+                .load(Size.H, R2, FP, SCRATCH + 2)
+                .toBigEndian(R2, 16)
+                .store(Size.H, FP, EVENT, R2)
+                .load(Size.DW, R2, FP, MAX_MSS)
+                .store(Size.H, FP, EVENT + 2, R2);
+        event();
+        asm.mov(R4, 4)
                 .label(skip)
                 .alu64(AluOp.ADD, R8, R4);
     }

@@ -43,7 +43,9 @@ public final class Libc {
     private static final int O_RDONLY_CLOEXEC = O_CLOEXEC;
     public static final int CLONE_NEWNET = 0x40000000;
 
+    private static final int PROT_READ = 0x1;
     private static final int PROT_READ_WRITE = 0x1 | 0x2;
+    private static final int MAP_SHARED = 0x01;
     private static final int MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
 
     public static final int LOG_PID = 0x01;
@@ -261,10 +263,21 @@ public final class Libc {
      * datagram costs only what the datagrams that come really use.
      */
     public static MemorySegment mapAnonymous(long size, Arena arena) throws ErrnoException {
+        return map(size, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1, 0L, arena);
+    }
+
+    /**
+     * {@code size} bytes of the file (or BPF map) {@code fd} from {@code offset}, shared with it
+     * (MAP_SHARED), read-only or writable; unmapped when {@code arena} closes.
+     */
+    public static MemorySegment mapShared(int fd, long size, boolean writable, long offset, Arena arena) throws ErrnoException {
+        return map(size, writable ? PROT_READ_WRITE : PROT_READ, MAP_SHARED, fd, offset, arena);
+    }
+
+    private static MemorySegment map(long size, int prot, int flags, int fd, long offset, Arena arena) throws ErrnoException {
         MemorySegment address;
         try {
-            address = (MemorySegment) Mapping.MMAP.invokeExact(state(), MemorySegment.NULL, size, PROT_READ_WRITE,
-                    MAP_PRIVATE_ANONYMOUS, -1, 0L);
+            address = (MemorySegment) Mapping.MMAP.invokeExact(state(), MemorySegment.NULL, size, prot, flags, fd, offset);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

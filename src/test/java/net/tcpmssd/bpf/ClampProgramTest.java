@@ -149,7 +149,7 @@ class ClampProgramTest {
     void verifierStatistics() throws Exception {
         for (LinkType link : LinkType.values()) {
             for (boolean addMss : new boolean[] {false, true}) {
-                byte[] code = ClampProgram.assemble(link, addMss, maps.maxMssFd(), maps.countsFd());
+                byte[] code = ClampProgram.assemble(link, addMss, maps.maxMssFd(), maps.countsFd(), maps.eventsFd());
                 String stats = BpfProgram.verifierStatistics(BpfProgram.SCHED_CLS, code, ClampProgram.LICENSE);
                 System.out.println("ClampProgram verifier, %s%s, %d instructions: %s"
                         .formatted(link, addMss ? " with --add-mss" : "", code.length / 8, stats.replace('\n', ' ')));
@@ -224,6 +224,7 @@ class ClampProgramTest {
         Outcome outcome = expect.outcome();
         byte[] frame = link == LinkType.ETHERNET ? ethernetFrame(packet, version) : packet;
         long before = maps.count(version, outcome);
+        maps.takeEvents(); // what earlier runs left (the timing runs fill the ring)
 
         String what = "%s packet %s (version %d, %s)".formatted(link, java.util.HexFormat.of().formatHex(packet), version, max);
         TestRun run;
@@ -245,12 +246,13 @@ class ClampProgramTest {
         assertThat(Arrays.copyOfRange(run.packet(), link.ipOffset, run.packet().length)).as(what + " -> " + outcome)
                 .isEqualTo(expected);
         assertThat(maps.count(version, outcome)).as(what + " counted as " + outcome).isEqualTo(before + 1);
+        assertThat(maps.takeEvents()).as(what + " events").isEqualTo(expect.events());
         seen.merge(outcome, 1, Integer::sum);
         return 1;
     }
 
     /** What the program should make of a packet: the IP packet (and padding) it leaves, and how it counts it. */
-    record Expected(byte[] packet, Outcome outcome) {}
+    record Expected(byte[] packet, Outcome outcome, List<MssEvent> events) {}
 
     /**
      * MssClamp under the program's rules (see the class comment), on a copy; with {@code addMss}
@@ -259,20 +261,23 @@ class ClampProgramTest {
      */
     static Expected expected(byte[] packet, int version, MaxMss max, boolean addMss) {
         byte[] copy = packet.clone();
+        List<MssEvent> events = new ArrayList<>();
         if (packet.length == 0 || (packet[0] & 0xff) >>> 4 != version) {
-            return new Expected(copy, Outcome.MALFORMED);
+            return new Expected(copy, Outcome.MALFORMED, events);
         }
         int lengthField = version == 4 ? 2 : 4;
         int ipLength = Math.min(packet.length, packet.length < lengthField + 2 ? packet.length
                 : ((packet[lengthField] & 0xff) << 8 | (packet[lengthField + 1] & 0xff)) + (version == 6 ? 40 : 0));
-        Outcome outcome = MssClamp.clamp(MemorySegment.ofArray(copy), 0, ipLength, max, null);
+        Outcome outcome = MssClamp.clamp(MemorySegment.ofArray(copy), 0, ipLength, max,
+                (from, to) -> events.add(new MssEvent(version, from, to)));
         if (addMss && outcome == Outcome.NO_MSS_OPTION) {
             byte[] room = Arrays.copyOf(copy, ipLength + 4);
             if (MssClamp.addMss(MemorySegment.ofArray(room), 0, ipLength, room.length, max) != ipLength) {
-                return new Expected(room, Outcome.MSS_ADDED);
+                events.add(new MssEvent(version, 0, MssClamp.addedMss(version, max)));
+                return new Expected(room, Outcome.MSS_ADDED, events);
             }
         }
-        return new Expected(copy, outcome);
+        return new Expected(copy, outcome, events);
     }
 
     static byte[] ethernetFrame(byte[] packet, int version) {
