@@ -291,16 +291,10 @@ class ClampProgramTest {
     }
 
     static byte[] concatenate(byte[]... parts) {
-        List<Byte> all = new ArrayList<>();
+        java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
         for (byte[] part : parts) {
-            for (byte b : part) {
-                all.add(b);
-            }
+            all.writeBytes(part);
         }
-        byte[] bytes = new byte[all.size()];
-        for (int i = 0; i < bytes.length; i++) {
-            bytes[i] = all.get(i);
-        }
-        return bytes;
+        return all.toByteArray();
     }
 }
