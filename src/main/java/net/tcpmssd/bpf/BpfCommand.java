@@ -13,9 +13,11 @@ enum BpfCommand {
     MAP_LOOKUP_ELEM(1, 32),
     MAP_UPDATE_ELEM(2, 32),
     PROG_LOAD(5, 128),
-    PROG_ATTACH(8, 40),
-    PROG_DETACH(9, 40),
+    PROG_ATTACH(8, 32),
+    PROG_DETACH(9, 32),
     PROG_TEST_RUN(10, 80),
+    PROG_GET_FD_BY_ID(13, 16),
+    OBJ_GET_INFO_BY_FD(15, 16),
     PROG_QUERY(16, 64),
     LINK_CREATE(28, 64);
 

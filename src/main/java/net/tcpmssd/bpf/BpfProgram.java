@@ -41,13 +41,7 @@ public final class BpfProgram implements AutoCloseable {
      */
     public static BpfProgram load(int type, byte[] code, String license, String name) throws ErrnoException, VerifierException {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment attr = arena.allocate(BpfCommand.PROG_LOAD.attrSize, 8);
-            MemorySegment insns = arena.allocate(code.length, 8);
-            MemorySegment.copy(MemorySegment.ofArray(code), 0, insns, 0, code.length);
-            attr.set(JAVA_INT, 0, type);
-            attr.set(JAVA_INT, 4, code.length / 8);
-            attr.set(JAVA_LONG, 8, insns.address());
-            attr.set(JAVA_LONG, 16, arena.allocateFrom(license).address());
+            MemorySegment attr = loadAttr(arena, type, code, license);
             BpfMap.putName(attr, 48, name); // prog_name, after kern_version and prog_flags
             try {
                 return new BpfProgram(new OwnedFd(BpfCommand.PROG_LOAD.run(attr)), name);
@@ -55,13 +49,9 @@ public final class BpfProgram implements AutoCloseable {
                 if (refused.errno() == EPERM) {
                     throw refused; // no privilege: a log would not say more
                 }
-                MemorySegment log = arena.allocate(LOG_SIZE);
-                attr.set(JAVA_INT, 24, 1); // log_level
-                attr.set(JAVA_INT, 28, LOG_SIZE);
-                attr.set(JAVA_LONG, 32, log.address());
+                MemorySegment log = withLog(attr, arena, BPF_LOG_LEVEL1, LOG_SIZE);
                 try {
-                    BpfProgram loaded = new BpfProgram(new OwnedFd(BpfCommand.PROG_LOAD.run(attr)), name);
-                    return loaded; // refused once, accepted with a log: take it
+                    return new BpfProgram(new OwnedFd(BpfCommand.PROG_LOAD.run(attr)), name); // accepted the second time: take it
                 } catch (ErrnoException again) {
                     throw new VerifierException(name, again.errno(), log.getString(0));
                 }
@@ -70,6 +60,81 @@ public final class BpfProgram implements AutoCloseable {
     }
 
     private static final int EPERM = 1;
+    // bpf.h's log levels: 1 every instruction walked, 4 (BPF_LOG_STATS) only the statistics.
+    private static final int BPF_LOG_LEVEL1 = 1;
+    private static final int BPF_LOG_STATS = 4;
+
+    /**
+     * What the verifier says of an accepted program at BPF_LOG_STATS: "processed N insns (limit
+     * 1000000) max_states_per_insn ..." and its time. For tests and benchmarks.
+     */
+    static String verifierStatistics(int type, byte[] code, String license) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = loadAttr(arena, type, code, license);
+            MemorySegment log = withLog(attr, arena, BPF_LOG_STATS, 4096);
+            new OwnedFd(BpfCommand.PROG_LOAD.run(attr)).close();
+            return log.getString(0).strip();
+        }
+    }
+
+    // prog_load: prog_type, insn_cnt, insns, license, log_level, log_size, log_buf, ...
+    private static MemorySegment loadAttr(Arena arena, int type, byte[] code, String license) {
+        MemorySegment attr = arena.allocate(BpfCommand.PROG_LOAD.attrSize, 8);
+        MemorySegment insns = arena.allocate(code.length, 8);
+        MemorySegment.copy(MemorySegment.ofArray(code), 0, insns, 0, code.length);
+        attr.set(JAVA_INT, 0, type);
+        attr.set(JAVA_INT, 4, code.length / 8);
+        attr.set(JAVA_LONG, 8, insns.address());
+        attr.set(JAVA_LONG, 16, arena.allocateFrom(license).address());
+        return attr;
+    }
+
+    private static MemorySegment withLog(MemorySegment attr, Arena arena, int level, int size) {
+        MemorySegment log = arena.allocate(size);
+        attr.set(JAVA_INT, 24, level);
+        attr.set(JAVA_INT, 28, size);
+        attr.set(JAVA_LONG, 32, log.address());
+        return log;
+    }
+
+    /** A program already in the kernel, by its id (BPF_PROG_GET_FD_BY_ID): a new fd to it, named by its info. */
+    public static BpfProgram byId(int id) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment attr = arena.allocate(BpfCommand.PROG_GET_FD_BY_ID.attrSize, 8);
+            attr.set(JAVA_INT, 0, id);
+            OwnedFd fd = new OwnedFd(BpfCommand.PROG_GET_FD_BY_ID.run(attr));
+            try {
+                return new BpfProgram(fd, info(fd.get(), arena).getString(INFO_NAME));
+            } catch (ErrnoException e) {
+                fd.close();
+                throw e;
+            }
+        }
+    }
+
+    /** The kernel's id of this program (what BPF_PROG_QUERY lists). */
+    public int id() throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            return info(fd(), arena).get(JAVA_INT, INFO_ID);
+        }
+    }
+
+    // struct bpf_prog_info: type, id, tag[8], jited_prog_len, xlated_prog_len, jited_prog_insns,
+    // xlated_prog_insns, load_time, created_by_uid, nr_map_ids, map_ids, name[16], ... The
+    // kernel fills only as much as info_len asks for.
+    private static final int INFO_ID = 4;
+    private static final int INFO_NAME = 64;
+    private static final int INFO_SIZE = 80;
+
+    private static MemorySegment info(int fd, Arena arena) throws ErrnoException {
+        MemorySegment info = arena.allocate(INFO_SIZE, 8);
+        MemorySegment attr = arena.allocate(BpfCommand.OBJ_GET_INFO_BY_FD.attrSize, 8);
+        attr.set(JAVA_INT, 0, fd);
+        attr.set(JAVA_INT, 4, INFO_SIZE);
+        attr.set(JAVA_LONG, 8, info.address());
+        BpfCommand.OBJ_GET_INFO_BY_FD.run(attr);
+        return info;
+    }
 
     public int fd() {
         return fd.get();

@@ -1,6 +1,10 @@
 package net.tcpmssd.bpf;
 
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
 import java.nio.ByteOrder;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.packet.MaxMss;
@@ -19,6 +23,9 @@ import net.tcpmssd.packet.Outcome;
  *       names, as the queue path's Counters. Per CPU so that the program adds without atomics;
  *       the daemon sums the CPUs. Packets that are not IP (ARP, LLDP) are not counted: the
  *       queue path never sees them either.
+ *   <li>{@code tcpmssd_events}: a RINGBUF of 64 KiB into which the program writes an
+ *       {@link MssEvent} for every MSS it lowers or adds, for -v. When the daemon does not read
+ *       it (without -v) it fills, and the program's writes then fail, cheaply, changing nothing.
  * </ul>
  */
 public final class ClampMaps implements AutoCloseable {
@@ -26,22 +33,44 @@ public final class ClampMaps implements AutoCloseable {
     static final int OUTCOMES = Outcome.values().length;
     static final int FAMILIES = 2;
 
+    /** Bytes of the event ring: a power of 2 and a multiple of the page size (ringbuf.c); 8,192 events. */
+    static final int EVENT_RING_SIZE = 64 << 10;
+
     private final BpfMap maxMss;
     private final BpfMap counts;
+    private final BpfMap events;
+    private RingBuffer eventReader;
 
-    private ClampMaps(BpfMap maxMss, BpfMap counts) {
+    private ClampMaps(BpfMap maxMss, BpfMap counts, BpfMap events) {
         this.maxMss = maxMss;
         this.counts = counts;
+        this.events = events;
     }
 
     public static ClampMaps create() throws ErrnoException {
         BpfMap maxMss = BpfMap.create(MapType.ARRAY, "tcpmssd_max", 4, 8, 1);
+        BpfMap counts = null;
         try {
-            return new ClampMaps(maxMss, BpfMap.create(MapType.PERCPU_ARRAY, "tcpmssd_counts", 4, 8, FAMILIES * OUTCOMES));
+            counts = BpfMap.create(MapType.PERCPU_ARRAY, "tcpmssd_counts", 4, 8, FAMILIES * OUTCOMES);
+            return new ClampMaps(maxMss, counts, BpfMap.create(MapType.RINGBUF, "tcpmssd_events", 0, 0, EVENT_RING_SIZE));
         } catch (ErrnoException e) {
+            if (counts != null) {
+                counts.close();
+            }
             maxMss.close();
             throw e;
         }
+    }
+
+    /** The events written since the last call, oldest first (the ring is mapped at the first call). */
+    public List<MssEvent> takeEvents() throws ErrnoException {
+        if (eventReader == null) {
+            eventReader = new RingBuffer(events, EVENT_RING_SIZE);
+        }
+        List<MssEvent> taken = new ArrayList<>();
+        eventReader.drain(record -> taken.add(new MssEvent(record.get(JAVA_SHORT, 4) & 0xffff,
+                record.get(JAVA_SHORT, 0) & 0xffff, record.get(JAVA_SHORT, 2) & 0xffff)));
+        return taken;
     }
 
     /** Takes effect for the next packet: no reload. */
@@ -66,8 +95,16 @@ public final class ClampMaps implements AutoCloseable {
         return counts.fd();
     }
 
+    int eventsFd() {
+        return events.fd();
+    }
+
     @Override
     public void close() {
+        if (eventReader != null) {
+            eventReader.close();
+        }
+        events.close();
         counts.close();
         maxMss.close();
     }

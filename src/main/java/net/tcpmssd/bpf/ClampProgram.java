@@ -41,9 +41,16 @@ import net.tcpmssd.packet.Outcome;
  * <p>Loops are unrolled in Java: at most {@link MssClamp#IPV6_EXTENSION_HEADER_LIMIT} extension
  * headers, and at most 40 option steps (each consumes at least one of at most 40 option bytes, so
  * the unrolled walk always reaches the end that MssClamp's loop reaches). Unrolled code has no
- * back edges, and since the walk's position is used only as a helper's offset argument, which the
- * verifier does not track precisely, its states at each step are pruned as equal: the program
- * verifies in a few thousand steps.
+ * back edges, and the walk's position is used only as a helper's offset argument and in
+ * comparisons it cannot decide, so the verifier does not mark it precise and prunes each step's
+ * states as equal whatever the position (see option()): on 6.18 it processes about 17,000
+ * instructions (42,000 with --add-mss) of its limit of 1,000,000.
+ *
+ * <p>Every MSS lowered or added is also reported as an {@link MssEvent} into the ring buffer of
+ * {@link ClampMaps}, for -v.
+ *
+ * <p>With --add-mss (a variant generated on request, see addMss()), a SYN without an MSS option
+ * gets one, as MssClamp.addMss gives it.
  *
  * <p>Every path returns TC_ACT_UNSPEC (-1), which for tcx is TCX_NEXT: the packet goes on to
  * whatever comes next, never dropped, never ending the chain. Direction (egress, and ingress with
@@ -71,42 +78,69 @@ public final class ClampProgram {
     private static final int TCP_MAX_OPTION_BYTES = 40;
     private static final int TCP_CHECKSUM = 16;
 
-    // The stack (offsets from the frame pointer). Accesses must be naturally aligned.
+    // The stack (offsets from the frame pointer, none overlapping). Accesses must be naturally
+    // aligned (the verifier is strict about the stack).
     private static final int SCRATCH = -8;        // 4 bytes: an option's first bytes, an extension header's
     private static final int KEY = -12;           // u32 map key
-    private static final int NEW_MSS = -16;       // u16 the MSS written, in network order
+    private static final int NEW_FIELD = -16;     // u16 a field written, in network order
     private static final int TCP_HEADER_LENGTH = -24;
     private static final int MAX_MSS = -32;
     private static final int COUNTER_BASE = -40;  // family * outcomes
     private static final int IP_LENGTH = -48;     // the IP packet's length by its header
-    private static final int TCP_BUFFER = -64;    // the TCP header's first 20 bytes
+    private static final int TCP_LENGTH = -56;    // from the TCP header to the end of the IP packet
+    private static final int TCP_BUFFER = -80;    // the TCP header's first 20 bytes
     private static final int IPV4_BUFFER = TCP_BUFFER - 20; // 20 bytes of IPv4 header, then TCP
     private static final int IPV6_BUFFER = TCP_BUFFER - 40; // 40 bytes of IPv6 header, then TCP
+    private static final int ADDED_OPTIONS = IPV6_BUFFER - 48; // --add-mss: MSS option + old options (40 bytes)
+    private static final int EVENT = ADDED_OPTIONS - 8;        // an MssEvent for the ring buffer
 
     // The walk's findings in R9.
     private static final int SAW_MSS = 1;
     private static final int LOWERED = 2;
+    private static final int BROKEN = 4;          // stopped at a bad length, not at EOL or the end
+    private static final int SAW_MSS_KIND = 8;    // an option of kind 2, of any valid length
+
+    // --add-mss (MssClamp.addMss): what a peer assumes without an MSS (RFC 9293 §3.7.1, RFC 8200 §8.3).
+    private static final int IPV4_DEFAULT_MSS = 536;
+    private static final int IPV6_DEFAULT_MSS = 1220;
+    private static final int TCP_MAX_HEADER = 60;
+    private static final int MSS_OPTION_LENGTH = 4;
+    // Flags of the checksum helpers (bpf.h): the field size in the low bits, and for a field of
+    // the pseudo-header (the TCP length), BPF_F_PSEUDO_HDR, so that a CHECKSUM_PARTIAL packet's
+    // pseudo-header sum is updated too.
+    private static final int BPF_F_PSEUDO_HDR = 1 << 4;
 
     private final Asm asm = new Asm();
     private final int ipOffset;
+    private final boolean addMss;
+    private final int eventsMapFd;
 
-    private ClampProgram(LinkType linkType) {
+    private ClampProgram(LinkType linkType, boolean addMss, int eventsMapFd) {
         this.ipOffset = linkType.ipOffset;
+        this.addMss = addMss;
+        this.eventsMapFd = eventsMapFd;
     }
 
-    /** Loads the program for this link type, reading its maximum from and counting into {@code maps}. */
-    public static BpfProgram load(LinkType linkType, ClampMaps maps) throws ErrnoException, VerifierException {
-        return BpfProgram.load(BpfProgram.SCHED_CLS, assemble(linkType, maps.maxMssFd(), maps.countsFd()), LICENSE,
-                linkType == LinkType.L3 ? "tcpmssd_l3" : "tcpmssd_eth");
+    /**
+     * Loads the program for this link type, reading its maximum from and counting into
+     * {@code maps}; with {@code addMss}, a SYN without an MSS option gets one as --add-mss says.
+     */
+    public static BpfProgram load(LinkType linkType, ClampMaps maps, boolean addMss) throws ErrnoException, VerifierException {
+        String name = (linkType == LinkType.L3 ? "tcpmssd_l3" : "tcpmssd_eth") + (addMss ? "_add" : "");
+        return BpfProgram.load(BpfProgram.SCHED_CLS, assemble(linkType, addMss, maps.maxMssFd(), maps.countsFd(), maps.eventsFd()),
+                LICENSE, name);
     }
 
     /** The program's instructions, referring to the two maps by fd. */
-    static byte[] assemble(LinkType linkType, int maxMssMapFd, int countsMapFd) {
-        ClampProgram p = new ClampProgram(linkType);
+    static byte[] assemble(LinkType linkType, boolean addMss, int maxMssMapFd, int countsMapFd, int eventsMapFd) {
+        ClampProgram p = new ClampProgram(linkType, addMss, eventsMapFd);
         p.dispatch();
         p.ipv4();
         p.ipv6();
         p.tcp(maxMssMapFd);
+        if (addMss) {
+            p.addMss();
+        }
         p.countAndLeave(countsMapFd);
         return p.asm.assemble();
     }
@@ -124,21 +158,29 @@ public final class ClampProgram {
         asm.load(Size.W, R8, R6, SKB_LEN).alu64(AluOp.SUB, R8, ipOffset);
     }
 
-    private void ipv4() {
-        asm.label("ipv4").store(Size.DW, FP, COUNTER_BASE, 0);
+    /**
+     * What both versions begin with: count as this family from here, R8 = what the frame holds
+     * after the link header (at least the fixed IP header, else MALFORMED), and load that header
+     * into {@code buffer}; with TCP's first 20 bytes after it when the frame has them (the
+     * common case, no IPv4 options or IPv6 extension headers, then needs one load). The TCP
+     * buffer is zeroed first, so that the verifier sees every byte the code below may read
+     * written whichever load ran.
+     */
+    private void ipHeader(String version, int counterBase, int headerBytes, int buffer) {
+        asm.label(version).store(Size.DW, FP, COUNTER_BASE, counterBase);
         frameIpLength();
-        asm.jump(JumpOp.SLT, R8, 20, "malformed");
-        // 40 bytes when the frame has them (the header without options and TCP's first 20: the
-        // common case needs one load), else 20; zeroed first, so that the verifier sees every
-        // byte the code below may read initialized whichever load ran.
-        zero(IPV4_BUFFER, 40);
-        asm.jump(JumpOp.SLT, R8, 40, "ipv4 short");
-        loadBytesAt(ipOffset, IPV4_BUFFER, 40);
-        asm.jump("ipv4 loaded").label("ipv4 short");
-        loadBytesAt(ipOffset, IPV4_BUFFER, 20);
-        asm.label("ipv4 loaded")
-                .jump(JumpOp.NE, R0, 0, "malformed")
-                .load(Size.B, R2, FP, IPV4_BUFFER)
+        asm.jump(JumpOp.SLT, R8, headerBytes, "malformed");
+        zero(TCP_BUFFER, TCP_MIN_HEADER);
+        asm.jump(JumpOp.SLT, R8, headerBytes + TCP_MIN_HEADER, version + " short");
+        loadBytesAt(ipOffset, buffer, headerBytes + TCP_MIN_HEADER);
+        asm.jump(version + " loaded").label(version + " short");
+        loadBytesAt(ipOffset, buffer, headerBytes);
+        asm.label(version + " loaded").jump(JumpOp.NE, R0, 0, "malformed");
+    }
+
+    private void ipv4() {
+        ipHeader("ipv4", 0, 20, IPV4_BUFFER);
+        asm.load(Size.B, R2, FP, IPV4_BUFFER)
                 .mov(R3, R2)
                 .alu64(AluOp.RSH, R3, 4)
                 .jump(JumpOp.NE, R3, 4, "malformed")
@@ -168,17 +210,8 @@ public final class ClampProgram {
     }
 
     private void ipv6() {
-        asm.label("ipv6").store(Size.DW, FP, COUNTER_BASE, ClampMaps.OUTCOMES);
-        frameIpLength();
-        asm.jump(JumpOp.SLT, R8, 40, "malformed");
-        zero(TCP_BUFFER, TCP_MIN_HEADER);
-        asm.jump(JumpOp.SLT, R8, 60, "ipv6 short");
-        loadBytesAt(ipOffset, IPV6_BUFFER, 60);
-        asm.jump("ipv6 loaded").label("ipv6 short");
-        loadBytesAt(ipOffset, IPV6_BUFFER, 40);
-        asm.label("ipv6 loaded")
-                .jump(JumpOp.NE, R0, 0, "malformed")
-                .load(Size.B, R2, FP, IPV6_BUFFER)
+        ipHeader("ipv6", ClampMaps.OUTCOMES, 40, IPV6_BUFFER);
+        asm.load(Size.B, R2, FP, IPV6_BUFFER)
                 .alu64(AluOp.RSH, R2, 4)
                 .jump(JumpOp.NE, R2, 6, "malformed")
                 .load(Size.H, R3, FP, IPV6_BUFFER + 4)
@@ -257,6 +290,7 @@ public final class ClampProgram {
                 .jump(JumpOp.LT, R2, TCP_MIN_HEADER, "malformed")
                 .jump(JumpOp.GT, R2, R9, "malformed")
                 .store(Size.DW, FP, TCP_HEADER_LENGTH, R2)
+                .store(Size.DW, FP, TCP_LENGTH, R9)
                 .load(Size.B, R3, FP, TCP_BUFFER + 13)
                 .jump(JumpOp.SET, R3, 0x02, "syn")
                 .jump("not syn")
@@ -275,19 +309,183 @@ public final class ClampProgram {
                 .label("have max")
                 .jump(JumpOp.EQ, R2, 0, "leave")              // not set yet: change nothing
                 .store(Size.DW, FP, MAX_MSS, R2)
+                // The event's IP version and padding, once for all the MSS options it may lower.
+                .mov(R2, 4)
+                .jump(JumpOp.EQ, R3, 0, "event version")
+                .mov(R2, 6)
+                .label("event version")
+                .store(Size.H, FP, EVENT + 4, R2)
+                .store(Size.H, FP, EVENT + 6, 0)
                 .mov(R8, TCP_MIN_HEADER)
                 .mov(R9, 0);
         for (int k = 0; k < TCP_MAX_OPTION_BYTES; k++) {
             option(k);
         }
-        asm.label("option " + TCP_MAX_OPTION_BYTES)
+        asm.label("broken")
+                .alu64(AluOp.OR, R9, BROKEN)
+                .label("option " + TCP_MAX_OPTION_BYTES)
                 .label("walked")
                 .mov(R2, Outcome.CLAMPED.ordinal())
                 .jump(JumpOp.SET, R9, LOWERED, "count")
                 .mov(R2, Outcome.MSS_SMALL_ENOUGH.ordinal())
-                .jump(JumpOp.SET, R9, SAW_MSS, "count")
-                .mov(R2, Outcome.NO_MSS_OPTION.ordinal())
-                .jump("count");
+                .jump(JumpOp.SET, R9, SAW_MSS, "count");
+        if (addMss) {
+            asm.jump("add mss");
+        }
+        asm.label("no mss").mov(R2, Outcome.NO_MSS_OPTION.ordinal()).jump("count");
+    }
+
+    /**
+     * --add-mss, as MssClamp.addMss: only for a SYN without payload whose option walk ended
+     * cleanly (EOL or the header's end) without meeting kind 2, with room in the header for 4
+     * more bytes. The MSS option goes first and the old options move back by 4 bytes, which
+     * keeps their 16-bit words aligned: the TCP checksum then only gains the new option's words,
+     * the data offset's change and the pseudo-header length's change (BPF_F_PSEUDO_HDR); the
+     * IPv4 header checksum, the total length's change. The frame is cut to the new packet's end
+     * (bpf_skb_change_tail), so link padding after a short frame goes.
+     *
+     * <p>Nothing is written before every check has passed and the old options are read; if
+     * growing the packet fails, it goes on unchanged as NO_MSS_OPTION.
+     */
+    private void addMss() {
+        asm.label("add mss")
+                .jump(JumpOp.SET, R9, BROKEN | SAW_MSS_KIND, "no mss")
+                // The header length read again from the packet's copy, not the walk's: the
+                // sizes below make it precise, and a fresh value keeps that from reaching back
+                // into the walk (see option()).
+                .load(Size.B, R8, FP, TCP_BUFFER + 12)
+                .alu64(AluOp.RSH, R8, 4)
+                .alu64(AluOp.LSH, R8, 2)
+                .load(Size.DW, R2, FP, TCP_LENGTH)
+                .jump(JumpOp.NE, R8, R2, "no mss")             // a payload: inserting would move data
+                .jump(JumpOp.GT, R8, TCP_MAX_HEADER - MSS_OPTION_LENGTH, "no mss")
+                .jump(JumpOp.LT, R8, TCP_MIN_HEADER, "no mss")  // (checked before; for the verifier)
+                .alu64(AluOp.SUB, R8, TCP_MIN_HEADER)          // R8: bytes of old options, 0 to 36
+                // R9: the MSS to announce, what the peer would assume or the maximum if smaller.
+                .load(Size.DW, R9, FP, MAX_MSS)
+                .load(Size.DW, R2, FP, COUNTER_BASE)
+                .mov(R3, IPV4_DEFAULT_MSS)
+                .jump(JumpOp.EQ, R2, 0, "add mss default")
+                .mov(R3, IPV6_DEFAULT_MSS)
+                .label("add mss default")
+                .jump(JumpOp.LE, R9, R3, "add mss value")
+                .mov(R9, R3)
+                .label("add mss value");
+        zero(ADDED_OPTIONS, 40); // the store below reads up to 40 bytes: the verifier wants them written
+        asm.jump(JumpOp.LT, R8, 1, "add mss options read")
+                .mov(R1, R6)
+                .mov(R2, R7)
+                .alu64(AluOp.ADD, R2, TCP_MIN_HEADER)
+                .mov(R3, FP)
+                .alu64(AluOp.ADD, R3, ADDED_OPTIONS + MSS_OPTION_LENGTH)
+                .mov(R4, R8)
+                .call(Helper.SKB_LOAD_BYTES)
+                .jump(JumpOp.NE, R0, 0, "no mss")
+                .label("add mss options read")
+                .store(Size.B, FP, ADDED_OPTIONS, 2)
+                .store(Size.B, FP, ADDED_OPTIONS + 1, MSS_OPTION_LENGTH)
+                .mov(R2, R9)
+                .toBigEndian(R2, 16)
+                .store(Size.H, FP, ADDED_OPTIONS + 2, R2)
+                // The frame now ends where the grown packet ends.
+                .mov(R1, R6)
+                .mov(R2, R7)
+                .alu64(AluOp.ADD, R2, TCP_MIN_HEADER + MSS_OPTION_LENGTH)
+                .alu64(AluOp.ADD, R2, R8)
+                .mov(R3, 0)
+                .call(Helper.SKB_CHANGE_TAIL)
+                .jump(JumpOp.NE, R0, 0, "no mss")
+                // From here every step is taken: a failing helper (none can, the bytes are all
+                // in the packet now) would leave a packet only partly changed.
+                .mov(R1, R6)
+                .mov(R2, R7)
+                .alu64(AluOp.ADD, R2, TCP_MIN_HEADER)
+                .mov(R3, FP)
+                .alu64(AluOp.ADD, R3, ADDED_OPTIONS)
+                .mov(R4, R8)
+                .alu64(AluOp.ADD, R4, MSS_OPTION_LENGTH)
+                .mov(R5, 0)
+                .call(Helper.SKB_STORE_BYTES)
+                .mov(R3, 0)
+                .load(Size.W, R4, FP, ADDED_OPTIONS);
+        l4ChecksumReplace(4);                              // the new option's two words, from zero
+        // The data offset (high nibble of byte 12) one word more; bytes 12-13 as they lie in memory.
+        asm.load(Size.H, R3, FP, TCP_BUFFER + 12)
+                .mov(R4, R3)
+                .alu64(AluOp.ADD, R4, 0x10)                    // byte 12 is the low byte on this host
+                .store(Size.H, FP, NEW_FIELD, R4);
+        storeNewField(R7, 12);
+        asm.load(Size.H, R3, FP, TCP_BUFFER + 12).load(Size.H, R4, FP, NEW_FIELD);
+        l4ChecksumReplace(2);
+        // The pseudo-header's TCP length, 4 bytes more.
+        asm.load(Size.DW, R3, FP, TCP_HEADER_LENGTH)
+                .mov(R4, R3)
+                .alu64(AluOp.ADD, R4, MSS_OPTION_LENGTH)
+                .toBigEndian(R3, 16)
+                .toBigEndian(R4, 16);
+        l4ChecksumReplace(2 | BPF_F_PSEUDO_HDR);
+        asm.load(Size.DW, R2, FP, COUNTER_BASE)
+                .jump(JumpOp.NE, R2, 0, "add mss ipv6")
+                // IPv4: total length and header checksum.
+                .load(Size.DW, R3, FP, IP_LENGTH)
+                .mov(R4, R3)
+                .alu64(AluOp.ADD, R4, MSS_OPTION_LENGTH)
+                .toBigEndian(R4, 16)
+                .store(Size.H, FP, NEW_FIELD, R4)
+                .mov(R7, ipOffset);                            // R7 from here: the IP header
+        storeNewField(R7, 2);
+        asm.load(Size.DW, R3, FP, IP_LENGTH)
+                .toBigEndian(R3, 16)
+                .load(Size.H, R4, FP, NEW_FIELD)
+                .mov(R1, R6)
+                .mov(R2, ipOffset + 10)
+                .mov(R5, 2)
+                .call(Helper.L3_CSUM_REPLACE)
+                .jump("mss added")
+                // IPv6: the payload length; no header checksum.
+                .label("add mss ipv6")
+                .load(Size.DW, R4, FP, IP_LENGTH)
+                .alu64(AluOp.ADD, R4, MSS_OPTION_LENGTH - 40)
+                .toBigEndian(R4, 16)
+                .store(Size.H, FP, NEW_FIELD, R4)
+                .mov(R7, ipOffset);
+        storeNewField(R7, 4);
+        asm.label("mss added")
+                .store(Size.H, FP, EVENT, 0)
+                .store(Size.H, FP, EVENT + 2, R9);
+        event();
+        asm.mov(R2, Outcome.MSS_ADDED.ordinal()).jump("count");
+    }
+
+    /** Writes the MssEvent at EVENT into the ring buffer; if it is full, the event is lost, nothing else. */
+    private void event() {
+        asm.loadMap(R1, eventsMapFd)
+                .mov(R2, FP)
+                .alu64(AluOp.ADD, R2, EVENT)
+                .mov(R3, MssEvent.SIZE)
+                .mov(R4, 0)
+                .call(Helper.RINGBUF_OUTPUT);
+    }
+
+    /** bpf_l4_csum_replace(skb, tcp + 16, R3, R4, flags): R3 the old value, R4 the new, as they lie in memory. */
+    private void l4ChecksumReplace(int flags) {
+        asm.mov(R1, R6)
+                .mov(R2, R7)
+                .alu64(AluOp.ADD, R2, TCP_CHECKSUM)
+                .mov(R5, flags)
+                .call(Helper.L4_CSUM_REPLACE);
+    }
+
+    /** bpf_skb_store_bytes(skb, base + offset, fp + NEW_FIELD, 2, 0). */
+    private void storeNewField(Register base, int offset) {
+        asm.mov(R1, R6)
+                .mov(R2, base)
+                .alu64(AluOp.ADD, R2, offset)
+                .mov(R3, FP)
+                .alu64(AluOp.ADD, R3, NEW_FIELD)
+                .mov(R4, 2)
+                .mov(R5, 0)
+                .call(Helper.SKB_STORE_BYTES);
     }
 
     /**
@@ -305,36 +503,49 @@ public final class ClampProgram {
                 .jump(JumpOp.GE, R8, R2, "walked")
                 .mov(R4, R2)
                 .alu64(AluOp.SUB, R4, R8)                     // bytes left in the header
-                .jump(JumpOp.LT, R4, 4, "short option " + k)
-                .mov(R4, 4)
-                .jump("read option " + k)
-                // Tells the verifier the size is at least 1. (Tested after "< 4", not before:
-                // where it knows the header length is a multiple of 4 and the position exactly,
-                // its bounds for "< 4" can be empty, and 6.18 then takes R4 for 0.)
-                .label("short option " + k)
-                .jump(JumpOp.LT, R4, 1, "walked")
-                .label("read option " + k)                    // up to 4 bytes: kind, length, value
+                // Up to 4 bytes (kind, length, value) that the header still holds, in loads
+                // of constant size: a computed size is one the verifier must know exactly
+                // (precise), and that would make it tell apart every step's position and
+                // header length, verifying the walk once per combination instead of once.
                 .store(Size.W, FP, SCRATCH, 0)
                 .mov(R1, R6)
                 .mov(R2, R7)
                 .alu64(AluOp.ADD, R2, R8)
                 .mov(R3, FP)
                 .alu64(AluOp.ADD, R3, SCRATCH)
+                .jump(JumpOp.LT, R4, 2, "one byte " + k)
+                .jump(JumpOp.LT, R4, 4, "two bytes " + k)
+                .mov(R4, 4)
                 .call(Helper.SKB_LOAD_BYTES)
-                .jump(JumpOp.NE, R0, 0, "walked")
+                .jump("read option " + k)
+                .label("two bytes " + k)
+                .mov(R4, 2)
+                .call(Helper.SKB_LOAD_BYTES)
+                .jump("read option " + k)
+                .label("one byte " + k)
+                .mov(R4, 1)
+                .call(Helper.SKB_LOAD_BYTES)
+                .label("read option " + k)
+                .jump(JumpOp.NE, R0, 0, "broken")
                 .load(Size.B, R2, FP, SCRATCH)
                 .jump(JumpOp.EQ, R2, 0, "walked")             // EOL
                 .jump(JumpOp.NE, R2, 1, longer)
-                .alu64(AluOp.ADD, R8, 1)                      // NOP
+                // NOP: one byte on. Added as the kind byte read afresh (1 here) rather than the
+                // constant: the verifier would otherwise know the position exactly along runs
+                // of NOPs, decide branches by it, mark it precise for that, and verify every
+                // step once per position; as an unknown it verifies each step once.
+                .load(Size.B, R3, FP, SCRATCH)
+                .alu64(AluOp.ADD, R8, R3)
                 .jump(next)
                 .label(longer)
                 .load(Size.DW, R3, FP, TCP_HEADER_LENGTH)
                 .alu64(AluOp.SUB, R3, R8)
-                .jump(JumpOp.LT, R3, 2, "walked")             // no room for the length byte
+                .jump(JumpOp.LT, R3, 2, "broken")             // no room for the length byte
                 .load(Size.B, R4, FP, SCRATCH + 1)
-                .jump(JumpOp.LT, R4, 2, "walked")
-                .jump(JumpOp.GT, R4, R3, "walked")            // runs past the header
+                .jump(JumpOp.LT, R4, 2, "broken")
+                .jump(JumpOp.GT, R4, R3, "broken")            // runs past the header
                 .jump(JumpOp.NE, R2, 2, skip)
+                .alu64(AluOp.OR, R9, SAW_MSS_KIND)
                 .jump(JumpOp.NE, R4, 4, skip)
                 .alu64(AluOp.OR, R9, SAW_MSS)
                 .load(Size.H, R3, FP, SCRATCH + 2)
@@ -342,13 +553,13 @@ public final class ClampProgram {
                 .load(Size.DW, R2, FP, MAX_MSS)
                 .jump(JumpOp.LE, R3, R2, skip)                // never raised
                 .toBigEndian(R2, 16)
-                .store(Size.H, FP, NEW_MSS, R2)
+                .store(Size.H, FP, NEW_FIELD, R2)
                 .mov(R1, R6)
                 .mov(R2, R7)
                 .alu64(AluOp.ADD, R2, R8)
                 .alu64(AluOp.ADD, R2, 2)
                 .mov(R3, FP)
-                .alu64(AluOp.ADD, R3, NEW_MSS)
+                .alu64(AluOp.ADD, R3, NEW_FIELD)
                 .mov(R4, 2)
                 .mov(R5, 0)
                 .call(Helper.SKB_STORE_BYTES)
@@ -359,7 +570,7 @@ public final class ClampProgram {
                 // swapped values go in (MssClamp.replaceInChecksum): on this little-endian host,
                 // the MSS values as numbers.
                 .load(Size.H, R3, FP, SCRATCH + 2)
-                .load(Size.H, R4, FP, NEW_MSS)
+                .load(Size.H, R4, FP, NEW_FIELD)
                 .mov(R2, R8)
                 .alu64(AluOp.AND, R2, 1)
                 .jump(JumpOp.EQ, R2, 0, even)
@@ -372,7 +583,13 @@ public final class ClampProgram {
                 .mov(R5, 2)                                   // BPF_F_HDR_FIELD_MASK: a 2-byte field
                 .call(Helper.L4_CSUM_REPLACE)
                 .alu64(AluOp.OR, R9, LOWERED)
-                .mov(R4, 4)
+                .load(Size.H, R2, FP, SCRATCH + 2)
+                .toBigEndian(R2, 16)
+                .store(Size.H, FP, EVENT, R2)
+                .load(Size.DW, R2, FP, MAX_MSS)
+                .store(Size.H, FP, EVENT + 2, R2);
+        event();
+        asm.mov(R4, 4)
                 .label(skip)
                 .alu64(AluOp.ADD, R8, R4);
     }

@@ -19,7 +19,9 @@ public enum Helper {
     /** long bpf_skb_load_bytes(skb, offset, to, len): copies packet bytes out, also from non-linear data. */
     SKB_LOAD_BYTES(26),
     /** long bpf_skb_change_tail(skb, len, flags): grows or shrinks the packet at its end. */
-    SKB_CHANGE_TAIL(38);
+    SKB_CHANGE_TAIL(38),
+    /** long bpf_ringbuf_output(ringbuf, data, size, flags): copies a record into a ring buffer, or fails if it is full. */
+    RINGBUF_OUTPUT(130);
 
     final int number;
 

@@ -62,8 +62,12 @@ public final class Libc {
     public static final int LOCK_NB = 4;
     public static final int S_IFMT = 0170000;
     public static final int S_IFREG = 0100000;
+    private static final int O_RDONLY_CLOEXEC = O_CLOEXEC;
+    public static final int CLONE_NEWNET = 0x40000000;
 
+    private static final int PROT_READ = 0x1;
     private static final int PROT_READ_WRITE = 0x1 | 0x2;
+    private static final int MAP_SHARED = 0x01;
     private static final int MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
 
     public static final int LOG_PID = 0x01;
@@ -185,6 +189,19 @@ public final class Libc {
     private static final int AT_EMPTY_PATH = 0x1000;
     private static final int STATX_BASIC_STATS = 0x7ff;
     private static final int STATX_SIZE = 256;
+
+    /** Namespaces: for tests that act inside a network namespace from a thread of their own. */
+    private static final class Namespaces {
+        static final MethodHandle SETNS = withErrno("setns", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+
+    /** Character devices (a tun device in the tests). ioctl(2) is variadic after the request. */
+    private static final class Devices {
+        static final MethodHandle IOCTL = LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("ioctl"),
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
+                Linker.Option.firstVariadicArg(2), Linker.Option.captureCallState("errno"));
+        static final MethodHandle READ = withErrno("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    }
 
     private Libc() {}
 
@@ -459,10 +476,21 @@ public final class Libc {
      * datagram costs only what the datagrams that come really use.
      */
     public static MemorySegment mapAnonymous(long size, Arena arena) throws ErrnoException {
+        return map(size, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, -1, 0L, arena);
+    }
+
+    /**
+     * {@code size} bytes of the file (or BPF map) {@code fd} from {@code offset}, shared with it
+     * (MAP_SHARED), read-only or writable; unmapped when {@code arena} closes.
+     */
+    public static MemorySegment mapShared(int fd, long size, boolean writable, long offset, Arena arena) throws ErrnoException {
+        return map(size, writable ? PROT_READ_WRITE : PROT_READ, MAP_SHARED, fd, offset, arena);
+    }
+
+    private static MemorySegment map(long size, int prot, int flags, int fd, long offset, Arena arena) throws ErrnoException {
         MemorySegment address;
         try {
-            address = (MemorySegment) Mapping.MMAP.invokeExact(state(), MemorySegment.NULL, size, PROT_READ_WRITE,
-                    MAP_PRIVATE_ANONYMOUS, -1, 0L);
+            address = (MemorySegment) Mapping.MMAP.invokeExact(state(), MemorySegment.NULL, size, prot, flags, fd, offset);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }
@@ -491,6 +519,59 @@ public final class Libc {
             throw new AssertionError(t);
         }
         return check(what, result);
+    }
+
+    /**
+     * Moves the calling thread (only it: setns(2) acts on the thread) into the namespace that the
+     * file at {@code path} names, e.g. /run/netns/NAME with CLONE_NEWNET. A thread that did this
+     * belongs to that namespace until it ends, so it should be a thread of its own.
+     */
+    public static void setns(String path, int nstype) throws ErrnoException {
+        int fd = open(path, O_RDONLY_CLOEXEC);
+        try {
+            int result;
+            try {
+                result = (int) Namespaces.SETNS.invokeExact(state(), fd, nstype);
+            } catch (Throwable t) {
+                throw new AssertionError(t);
+            }
+            check("setns " + path, result);
+        } finally {
+            close(fd);
+        }
+    }
+
+    /** open(2) of a path; returns the new fd (O_CLOEXEC is the caller's to give). */
+    public static int open(String path, int flags) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            return (int) check("open " + path, (int) Daemonizing.OPEN.invokeExact(state(), arena.allocateFrom(path), flags));
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** ioctl(2) with a pointer argument. */
+    public static void ioctl(int fd, long request, MemorySegment argument) throws ErrnoException {
+        int result;
+        try {
+            result = (int) Devices.IOCTL.invokeExact(state(), fd, request, argument);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        check("ioctl", result);
+    }
+
+    /** read(2) into {@code buffer}; returns the bytes read. */
+    public static long read(int fd, MemorySegment buffer) throws ErrnoException {
+        long result;
+        try {
+            result = (long) Devices.READ.invokeExact(state(), fd, buffer, buffer.byteSize());
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        return check("read", result);
     }
 
     /** Starts a new session: no controlling terminal from here on (setsid(2)). */

@@ -39,6 +39,8 @@ class ClampProgramTest {
     private static ClampMaps maps;
     private static BpfProgram ethernet;
     private static BpfProgram l3;
+    private static BpfProgram ethernetAddingMss;
+    private static BpfProgram l3AddingMss;
     private static final int EINVAL = 22;
     private static final Map<Outcome, Integer> seen = new EnumMap<>(Outcome.class);
     private static int refusedByTestRun;
@@ -48,8 +50,10 @@ class ClampProgramTest {
         KernelBpf.assumeUsable();
         maps = ClampMaps.create();
         try {
-            ethernet = ClampProgram.load(LinkType.ETHERNET, maps);
-            l3 = ClampProgram.load(LinkType.L3, maps);
+            ethernet = ClampProgram.load(LinkType.ETHERNET, maps, false);
+            l3 = ClampProgram.load(LinkType.L3, maps, false);
+            ethernetAddingMss = ClampProgram.load(LinkType.ETHERNET, maps, true);
+            l3AddingMss = ClampProgram.load(LinkType.L3, maps, true);
         } catch (VerifierException e) {
             java.nio.file.Path log = java.nio.file.Path.of("target", "verifier.log");
             java.nio.file.Files.writeString(log, e.log());
@@ -62,6 +66,8 @@ class ClampProgramTest {
         if (ethernet != null) {
             ethernet.close();
             l3.close();
+            ethernetAddingMss.close();
+            l3AddingMss.close();
             maps.close();
         }
         System.out.println("ClampProgramTest outcomes: " + seen + "; frames shorter than an IP header, refused by the test run: " + refusedByTestRun);
@@ -115,8 +121,42 @@ class ClampProgramTest {
             packet[12] = (byte) 0x86;
             packet[13] = (byte) 0xdd;
             runs += check(LinkType.L3, packet, 6, MaxMss.forMtu(68 + random.nextInt(9000)));
+            runs += check(l3AddingMss, LinkType.L3, true, packet, 6, MaxMss.forMtu(68 + random.nextInt(9000)));
         }
-        assertThat(runs).isGreaterThan(300);
+        assertThat(runs).isGreaterThan(600);
+    }
+
+    /** --add-mss: every corpus through the program built with it, which must also clamp as the other does. */
+    @Test
+    void addingMssToSynsWithoutOne() throws Exception {
+        Random random = new Random(6);
+        int runs = 0;
+        List<byte[]> packets = new ArrayList<>(PacketCorpus.examples());
+        packets.addAll(samples(PacketCorpus.synsWithoutMss(), 1000, random));
+        packets.addAll(samples(PacketCorpus.syns(), 1000, random));
+        packets.addAll(samples(PacketCorpus.mutatedSyns(), 2000, random));
+        for (byte[] packet : packets) {
+            byte[] framed = random.nextInt(3) == 0 ? concatenate(packet, new byte[1 + random.nextInt(20)]) : packet;
+            runs += check(ethernetAddingMss, LinkType.ETHERNET, true, framed, versionOf(packet),
+                    MaxMss.forMtu(68 + random.nextInt(9000)));
+        }
+        assertThat(runs).isGreaterThan(3000);
+        assertThat(seen).containsKey(Outcome.MSS_ADDED);
+    }
+
+    /** How much verifying the four variants costs the kernel, for the docs; and that they stay well inside its limits. */
+    @Test
+    void verifierStatistics() throws Exception {
+        for (LinkType link : LinkType.values()) {
+            for (boolean addMss : new boolean[] {false, true}) {
+                byte[] code = ClampProgram.assemble(link, addMss, maps.maxMssFd(), maps.countsFd(), maps.eventsFd());
+                String stats = BpfProgram.verifierStatistics(BpfProgram.SCHED_CLS, code, ClampProgram.LICENSE);
+                System.out.println("ClampProgram verifier, %s%s, %d instructions: %s"
+                        .formatted(link, addMss ? " with --add-mss" : "", code.length / 8, stats.replace('\n', ' ')));
+                int processed = Integer.parseInt(stats.replaceAll("(?s).*processed (\\d+) insns.*", "$1"));
+                assertThat(processed).isLessThan(100_000);
+            }
+        }
     }
 
     /**
@@ -171,18 +211,25 @@ class ClampProgramTest {
         return drawn;
     }
 
-    /** One packet through both; returns 1. {@code version} chooses the EtherType. */
     private static int check(LinkType link, byte[] packet, int version, MaxMss max) throws Exception {
+        return check(link == LinkType.ETHERNET ? ethernet : l3, link, false, packet, version, max);
+    }
+
+    /** One packet through both; returns 1, or 0 if the test run cannot take it. {@code version} chooses the EtherType. */
+    private static int check(BpfProgram program, LinkType link, boolean addMss, byte[] packet, int version, MaxMss max)
+            throws Exception {
         maps.setMaxMss(max);
-        byte[] expected = packet.clone();
-        Outcome outcome = expectedOutcome(expected, version, max);
+        Expected expect = expected(packet, version, max, addMss);
+        byte[] expected = expect.packet();
+        Outcome outcome = expect.outcome();
         byte[] frame = link == LinkType.ETHERNET ? ethernetFrame(packet, version) : packet;
         long before = maps.count(version, outcome);
+        maps.takeEvents(); // what earlier runs left (the timing runs fill the ring)
 
         String what = "%s packet %s (version %d, %s)".formatted(link, java.util.HexFormat.of().formatHex(packet), version, max);
         TestRun run;
         try {
-            run = (link == LinkType.ETHERNET ? ethernet : l3).testRun(frame, 0, 1);
+            run = program.testRun(frame, addMss ? 4 : 0, 1);
         } catch (ErrnoException e) {
             // A test-run limit, not the program's: the kernel will not build an IPv4 or IPv6
             // skb with less than an IP header (20 or 40 bytes) after the link header (EINVAL).
@@ -199,19 +246,38 @@ class ClampProgramTest {
         assertThat(Arrays.copyOfRange(run.packet(), link.ipOffset, run.packet().length)).as(what + " -> " + outcome)
                 .isEqualTo(expected);
         assertThat(maps.count(version, outcome)).as(what + " counted as " + outcome).isEqualTo(before + 1);
+        assertThat(maps.takeEvents()).as(what + " events").isEqualTo(expect.events());
         seen.merge(outcome, 1, Integer::sum);
         return 1;
     }
 
-    /** MssClamp under the program's rules (see the class comment), on {@code packet} in place. */
-    static Outcome expectedOutcome(byte[] packet, int version, MaxMss max) {
+    /** What the program should make of a packet: the IP packet (and padding) it leaves, and how it counts it. */
+    record Expected(byte[] packet, Outcome outcome, List<MssEvent> events) {}
+
+    /**
+     * MssClamp under the program's rules (see the class comment), on a copy; with {@code addMss}
+     * then MssClamp.addMss as the daemon calls it (after clamping found no MSS), with room for
+     * the 4 bytes: a packet that grows loses its padding (the program cuts the frame to its end).
+     */
+    static Expected expected(byte[] packet, int version, MaxMss max, boolean addMss) {
+        byte[] copy = packet.clone();
+        List<MssEvent> events = new ArrayList<>();
         if (packet.length == 0 || (packet[0] & 0xff) >>> 4 != version) {
-            return Outcome.MALFORMED;
+            return new Expected(copy, Outcome.MALFORMED, events);
         }
         int lengthField = version == 4 ? 2 : 4;
-        int ipLength = packet.length < lengthField + 2 ? packet.length
-                : ((packet[lengthField] & 0xff) << 8 | (packet[lengthField + 1] & 0xff)) + (version == 6 ? 40 : 0);
-        return MssClamp.clamp(MemorySegment.ofArray(packet), 0, Math.min(ipLength, packet.length), max, null);
+        int ipLength = Math.min(packet.length, packet.length < lengthField + 2 ? packet.length
+                : ((packet[lengthField] & 0xff) << 8 | (packet[lengthField + 1] & 0xff)) + (version == 6 ? 40 : 0));
+        Outcome outcome = MssClamp.clamp(MemorySegment.ofArray(copy), 0, ipLength, max,
+                (from, to) -> events.add(new MssEvent(version, from, to)));
+        if (addMss && outcome == Outcome.NO_MSS_OPTION) {
+            byte[] room = Arrays.copyOf(copy, ipLength + 4);
+            if (MssClamp.addMss(MemorySegment.ofArray(room), 0, ipLength, room.length, max) != ipLength) {
+                events.add(new MssEvent(version, 0, MssClamp.addedMss(version, max)));
+                return new Expected(room, Outcome.MSS_ADDED, events);
+            }
+        }
+        return new Expected(copy, outcome, events);
     }
 
     static byte[] ethernetFrame(byte[] packet, int version) {
@@ -225,16 +291,10 @@ class ClampProgramTest {
     }
 
     static byte[] concatenate(byte[]... parts) {
-        List<Byte> all = new ArrayList<>();
+        java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
         for (byte[] part : parts) {
-            for (byte b : part) {
-                all.add(b);
-            }
+            all.writeBytes(part);
         }
-        byte[] bytes = new byte[all.size()];
-        for (int i = 0; i < bytes.length; i++) {
-            bytes[i] = all.get(i);
-        }
-        return bytes;
+        return all.toByteArray();
     }
 }

@@ -101,6 +101,16 @@ public final class PacketCorpus {
         return (version == 6 ? TestPacket.ipv6(segment) : TestPacket.ipv4(segment)).bytes;
     }
 
+    /** Whether an IPv4 packet's TCP checksum is right (over pseudo-header and segment). */
+    public static boolean ipv4TcpChecksumValid(byte[] packet) {
+        return TestPacket.reparsed4(packet).tcpChecksumValid();
+    }
+
+    /** The values of an IPv4 packet's well-formed MSS options, in order. */
+    public static int[] ipv4MssValues(byte[] packet) {
+        return TestPacket.reparsed4(packet).mssValues();
+    }
+
     private interface ByteEdit {
         int apply(int before);
     }
@@ -119,6 +129,11 @@ public final class PacketCorpus {
     /** TCP segments without SYN. */
     public static Arbitrary<byte[]> nonSyns() {
         return PacketArbitraries.nonSyns().map(t -> t.bytes);
+    }
+
+    /** SYNs without an MSS option and without payload, as --add-mss wants them (AddMssTest's). */
+    public static Arbitrary<byte[]> synsWithoutMss() {
+        return new AddMssTest().synsWithoutMss().map(t -> t.bytes);
     }
 
     /** Real SYNs broken by the fuzz test's mutations. */

@@ -1,0 +1,97 @@
+package net.tcpmssd.bpf;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import net.tcpmssd.os.ErrnoException;
+
+/**
+ * Attaching SCHED_CLS programs with tcx (Linux 6.6 and later; kernel/bpf/tcx.c, bpf_mprog.c), in
+ * the network namespace of the calling thread, where the ifindex is looked up.
+ *
+ * <p>Two ways to attach, with different lifetimes (SPEC §7): a link ({@link #link}) ends with its
+ * fd; a plain attachment ({@link #attach}) stays until detached, also after the process ends.
+ * Programs are put first in the chain (BPF_F_BEFORE with no relative program), so that nothing
+ * before them can end the chain on a SYN unclamped; the clamping program hands every packet on.
+ */
+public final class Tcx {
+
+    // bpf.h: the flags of attach, detach and link create that position a program in a chain.
+    private static final int BPF_F_BEFORE = 1 << 3;
+
+    private static final int QUERY_CAPACITY = 64;
+
+    private Tcx() {}
+
+    /** Attaches as a link at the front of the chain; closing the link detaches. */
+    public static TcxLink link(BpfProgram program, int ifindex, TcxHook hook, long expectedRevision) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            // link_create: prog_fd, target_ifindex, attach_type, flags, then tcx's relative
+            // fd/id (0: none) and expected_revision (0: any).
+            MemorySegment attr = arena.allocate(BpfCommand.LINK_CREATE.attrSize, 8);
+            attr.set(JAVA_INT, 0, program.fd());
+            attr.set(JAVA_INT, 4, ifindex);
+            attr.set(JAVA_INT, 8, hook.attachType);
+            attr.set(JAVA_INT, 12, BPF_F_BEFORE);
+            attr.set(JAVA_LONG, 24, expectedRevision);
+            return new TcxLink(new OwnedFd(BpfCommand.LINK_CREATE.run(attr)));
+        }
+    }
+
+    /**
+     * Attaches without a link, at the front of the chain: the attachment outlives this process
+     * (and the program's fd) until {@link #detach}. {@code expectedRevision} 0 accepts any.
+     */
+    public static void attach(BpfProgram program, int ifindex, TcxHook hook, long expectedRevision) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            BpfCommand.PROG_ATTACH.run(attachAttr(arena, program.fd(), ifindex, hook, BPF_F_BEFORE, expectedRevision));
+        }
+    }
+
+    /**
+     * Detaches the program of this id from the hook, if the chain is still at
+     * {@code expectedRevision} (0: any). By id, so that the daemon removes exactly the program it
+     * found, never another tool's.
+     */
+    public static void detach(int ifindex, TcxHook hook, int programId, long expectedRevision) throws ErrnoException {
+        try (BpfProgram program = BpfProgram.byId(programId); Arena arena = Arena.ofConfined()) {
+            BpfCommand.PROG_DETACH.run(attachAttr(arena, program.fd(), ifindex, hook, 0, expectedRevision));
+        }
+    }
+
+    /** The programs at the hook and the chain's revision. */
+    public static TcxChain query(int ifindex, TcxHook hook) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            // query: target_ifindex, attach_type, query_flags, attach_flags, prog_ids, count,
+            // (pad), prog_attach_flags, link_ids, link_attach_flags, revision.
+            MemorySegment attr = arena.allocate(BpfCommand.PROG_QUERY.attrSize, 8);
+            MemorySegment ids = arena.allocate(JAVA_INT, QUERY_CAPACITY);
+            attr.set(JAVA_INT, 0, ifindex);
+            attr.set(JAVA_INT, 4, hook.attachType);
+            attr.set(JAVA_LONG, 16, ids.address());
+            attr.set(JAVA_INT, 24, QUERY_CAPACITY);
+            BpfCommand.PROG_QUERY.run(attr);
+            List<Integer> programIds = new ArrayList<>();
+            for (int i = 0; i < attr.get(JAVA_INT, 24); i++) {
+                programIds.add(ids.getAtIndex(JAVA_INT, i));
+            }
+            return new TcxChain(attr.get(JAVA_LONG, 56), List.copyOf(programIds));
+        }
+    }
+
+    // prog_attach/detach: target_ifindex, attach_bpf_fd, attach_type, attach_flags,
+    // replace_bpf_fd, relative fd/id, expected_revision.
+    private static MemorySegment attachAttr(Arena arena, int programFd, int ifindex, TcxHook hook, int flags, long expectedRevision) {
+        MemorySegment attr = arena.allocate(BpfCommand.PROG_ATTACH.attrSize, 8);
+        attr.set(JAVA_INT, 0, ifindex);
+        attr.set(JAVA_INT, 4, programFd);
+        attr.set(JAVA_INT, 8, hook.attachType);
+        attr.set(JAVA_INT, 12, flags);
+        attr.set(JAVA_LONG, 24, expectedRevision);
+        return attr;
+    }
+}

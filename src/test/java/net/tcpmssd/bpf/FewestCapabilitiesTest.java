@@ -1,0 +1,58 @@
+package net.tcpmssd.bpf;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * SPEC §7's privilege claim: the program reaches the packet only through helpers, so the
+ * verifier accepts it without CAP_PERFMON (its Spectre rules apply then) and without
+ * CAP_SYS_ADMIN. A JVM started by setpriv(1) with only CAP_BPF and CAP_NET_ADMIN loads every
+ * variant; with CAP_BPF alone the kernel refuses (a SCHED_CLS program needs CAP_NET_ADMIN).
+ */
+class FewestCapabilitiesTest {
+
+    private static final Path SETPRIV = Path.of("/usr/bin/setpriv");
+
+    @Test
+    void everyVariantLoadsWithCapBpfAndCapNetAdminOnly() throws Exception {
+        KernelBpf.assumeUsable();
+        assumeTrue(Files.isExecutable(SETPRIV), "skipped: no setpriv(1) to drop capabilities with");
+        assertThat(loadWith("-all,+bpf,+net_admin")).contains("loaded 4 of 4");
+        assertThat(loadWith("-all,+bpf")).contains("Operation not permitted");
+    }
+
+    private static String loadWith(String boundingSet) throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process process = new ProcessBuilder(List.of(SETPRIV.toString(), "--inh-caps=-all", "--bounding-set=" + boundingSet, "--",
+                java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                LoadEveryVariant.class.getName())).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        process.waitFor();
+        return output;
+    }
+
+    /** Run by the test in a JVM of fewer capabilities: loads the four variants, says how many loaded. */
+    public static final class LoadEveryVariant {
+        public static void main(String[] args) {
+            int loaded = 0;
+            try (ClampMaps maps = ClampMaps.create()) {
+                for (LinkType link : LinkType.values()) {
+                    for (boolean addMss : new boolean[] {false, true}) {
+                        try (BpfProgram program = ClampProgram.load(link, maps, addMss)) {
+                            loaded++;
+                        }
+                    }
+                }
+            } catch (Exception e) {
+                System.out.println(e.getMessage());
+            }
+            System.out.println("loaded " + loaded + " of 4");
+        }
+    }
+}

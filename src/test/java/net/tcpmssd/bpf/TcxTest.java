@@ -1,0 +1,241 @@
+package net.tcpmssd.bpf;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicReference;
+import net.tcpmssd.os.ErrnoException;
+import net.tcpmssd.os.Libc;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import net.tcpmssd.packet.MaxMss;
+import net.tcpmssd.packet.Outcome;
+import net.tcpmssd.packet.PacketCorpus;
+
+/**
+ * The tcx primitives against the kernel, in two network namespaces joined by a veth pair:
+ * client (a0, 198.51.100.1) ── server (b0, 198.51.100.2). The kernel calls that name an ifindex
+ * run on a thread of their own that first joins the client's namespace (setns(2) moves only the
+ * calling thread, and the thread ends with the call, so no other code ever runs in it).
+ */
+class TcxTest {
+
+    private static final int ESTALE = 116;
+    // linux/if_tun.h: TUNSETIFF = _IOW('T', 202, int); a tun (IP packets, no Ethernet) without
+    // the packet-information prefix.
+    private static final long TUNSETIFF = 0x400454caL;
+    private static final int IFF_TUN = 0x0001;
+    private static final int IFF_NO_PI = 0x1000;
+
+    private static String client;
+    private static String server;
+    private static int a0;
+
+    @BeforeAll
+    static void namespaces() throws Exception {
+        KernelBpf.assumeUsable();
+        String prefix = "tcpmssd-bpf-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 24));
+        client = prefix + "-c";
+        server = prefix + "-s";
+        run("ip", "netns", "add", client);
+        run("ip", "netns", "add", server);
+        run("ip", "-n", client, "link", "add", "a0", "type", "veth", "peer", "name", "b0", "netns", server);
+        run("ip", "-n", client, "addr", "add", "198.51.100.1/24", "dev", "a0");
+        run("ip", "-n", server, "addr", "add", "198.51.100.2/24", "dev", "b0");
+        for (String[] end : new String[][] {{client, "a0"}, {server, "b0"}, {client, "lo"}, {server, "lo"}}) {
+            run("ip", "-n", end[0], "link", "set", end[1], "up");
+        }
+        a0 = ifindex(client, "a0");
+    }
+
+    private static int ifindex(String namespace, String device) throws IOException, InterruptedException {
+        String line = run("ip", "-n", namespace, "-o", "link", "show", "dev", device);
+        return Integer.parseInt(line.substring(0, line.indexOf(':')).strip());
+    }
+
+    @AfterAll
+    static void removeNamespaces() throws Exception {
+        for (String namespace : new String[] {client, server}) {
+            if (namespace != null) {
+                new ProcessBuilder("ip", "netns", "del", namespace).inheritIO().start().waitFor();
+            }
+        }
+    }
+
+    @Test
+    void linkGoesFirstAndEndsWithItsFd() throws Exception {
+        try (ClampMaps maps = ClampMaps.create(); BpfProgram program = ClampProgram.load(LinkType.ETHERNET, maps, false);
+                BpfProgram other = ClampProgram.load(LinkType.ETHERNET, maps, false)) {
+            inClient(() -> {
+                TcxChain empty = Tcx.query(a0, TcxHook.EGRESS);
+                assertThat(empty.programIds()).isEmpty();
+                try (TcxLink second = Tcx.link(other, a0, TcxHook.EGRESS, 0);
+                        TcxLink first = Tcx.link(program, a0, TcxHook.EGRESS, 0)) {
+                    TcxChain chain = Tcx.query(a0, TcxHook.EGRESS);
+                    assertThat(chain.programIds()).containsExactly(program.id(), other.id());
+                    assertThat(chain.revision()).isGreaterThan(empty.revision());
+                    assertThat(Tcx.query(a0, TcxHook.INGRESS).programIds()).isEmpty();
+                }
+                assertThat(Tcx.query(a0, TcxHook.EGRESS).programIds()).isEmpty();
+                return null;
+            });
+        }
+    }
+
+    @Test
+    void attachmentOutlivesTheProgramFdUntilDetachedByIdAtTheExpectedRevision() throws Exception {
+        try (ClampMaps maps = ClampMaps.create()) {
+            int id;
+            try (BpfProgram program = ClampProgram.load(LinkType.ETHERNET, maps, true)) {
+                id = program.id();
+                inClient(() -> {
+                    Tcx.attach(program, a0, TcxHook.INGRESS, Tcx.query(a0, TcxHook.INGRESS).revision());
+                    return null;
+                });
+            }
+            inClient(() -> {
+                TcxChain chain = Tcx.query(a0, TcxHook.INGRESS);
+                assertThat(chain.programIds()).containsExactly(id);
+                assertThat(BpfProgram.byId(id).name()).isEqualTo("tcpmssd_eth_add");
+                assertThatThrownBy(() -> Tcx.detach(a0, TcxHook.INGRESS, id, chain.revision() - 1))
+                        .isInstanceOfSatisfying(ErrnoException.class, e -> assertThat(e.errno()).isEqualTo(ESTALE));
+                Tcx.detach(a0, TcxHook.INGRESS, id, chain.revision());
+                assertThat(Tcx.query(a0, TcxHook.INGRESS).programIds()).isEmpty();
+                return null;
+            });
+        }
+    }
+
+    /**
+     * SPEC §7's replacement with no gap: a new daemon attaches its program before the old one,
+     * then detaches the old one by id at the revision it saw; another tool's program in the
+     * chain stays where it was.
+     */
+    @Test
+    void newProgramGoesInBeforeTheOldIsTakenOutAndOthersStay() throws Exception {
+        try (ClampMaps maps = ClampMaps.create(); BpfProgram old = ClampProgram.load(LinkType.ETHERNET, maps, false);
+                BpfProgram newer = ClampProgram.load(LinkType.ETHERNET, maps, false);
+                BpfProgram others = ClampProgram.load(LinkType.L3, maps, false)) {
+            inClient(() -> {
+                Tcx.attach(others, a0, TcxHook.EGRESS, 0);
+                Tcx.attach(old, a0, TcxHook.EGRESS, 0);
+                try {
+                    assertThat(Tcx.query(a0, TcxHook.EGRESS).programIds()).containsExactly(old.id(), others.id());
+                    Tcx.attach(newer, a0, TcxHook.EGRESS, Tcx.query(a0, TcxHook.EGRESS).revision());
+                    TcxChain both = Tcx.query(a0, TcxHook.EGRESS);
+                    assertThat(both.programIds()).containsExactly(newer.id(), old.id(), others.id());
+                    Tcx.detach(a0, TcxHook.EGRESS, old.id(), both.revision());
+                    assertThat(Tcx.query(a0, TcxHook.EGRESS).programIds()).containsExactly(newer.id(), others.id());
+                } finally {
+                    for (int id : Tcx.query(a0, TcxHook.EGRESS).programIds()) {
+                        Tcx.detach(a0, TcxHook.EGRESS, id, 0);
+                    }
+                }
+                return null;
+            });
+        }
+    }
+
+    /** A SYN that the client's kernel sends (CHECKSUM_PARTIAL on veth) is clamped at a0's egress. */
+    @Test
+    void attachedProgramClampsTheClientsSyn() throws Exception {
+        try (ClampMaps maps = ClampMaps.create(); BpfProgram program = ClampProgram.load(LinkType.ETHERNET, maps, false)) {
+            maps.setMaxMss(MaxMss.forMtu(1280));
+            TcxLink link = inClient(() -> Tcx.link(program, a0, TcxHook.EGRESS, 0));
+            try (link) {
+                // Port 9 is closed: the server answers the SYN with a reset, which is all we need.
+                run("ip", "netns", "exec", client, "bash", "-c", "exec 3<>/dev/tcp/198.51.100.2/9 || true");
+            }
+            assertThat(maps.count(4, Outcome.CLAMPED)).isEqualTo(1);
+        }
+    }
+
+    /**
+     * The L3 program, IPv4, on a tun device, whose other end is this test: the client's SYN to
+     * 192.0.2.2 leaves by tun0, and the test reads it as the kernel hands it over. TCP leaves a
+     * local SYN CHECKSUM_PARTIAL (only the pseudo-header sum in the field) until the device's
+     * transmit path completes it, after tcx: so this checks that bpf_l4_csum_replace left the
+     * field for the completion, and that the checksum is right on the wire.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void l3ProgramOnATunDeviceClampsAndTheChecksumIsRightOnTheWire() throws Exception {
+        run("ip", "-n", client, "tuntap", "add", "mode", "tun", "name", "tun0");
+        run("ip", "-n", client, "addr", "add", "192.0.2.1/24", "dev", "tun0");
+        run("ip", "-n", client, "link", "set", "tun0", "up");
+        int tun0 = ifindex(client, "tun0");
+        try (ClampMaps maps = ClampMaps.create(); BpfProgram program = ClampProgram.load(LinkType.L3, maps, false)) {
+            maps.setMaxMss(MaxMss.forMtu(1280));
+            byte[] syn = inClient(() -> {
+                int fd = Libc.open("/dev/net/tun", Libc.O_RDWR | Libc.O_CLOEXEC);
+                try (Arena arena = Arena.ofConfined(); TcxLink link = Tcx.link(program, tun0, TcxHook.EGRESS, 0)) {
+                    MemorySegment ifreq = arena.allocate(40); // struct ifreq: name[16], then flags
+                    ifreq.setString(0, "tun0");
+                    ifreq.set(JAVA_SHORT, 16, (short) (IFF_TUN | IFF_NO_PI));
+                    Libc.ioctl(fd, TUNSETIFF, ifreq);
+                    Process connect = new ProcessBuilder("ip", "netns", "exec", client, "timeout", "5", "bash", "-c",
+                            "exec 3<>/dev/tcp/192.0.2.2/9").start();
+                    try {
+                        MemorySegment buffer = arena.allocate(2048);
+                        while (true) {
+                            byte[] packet = buffer.asSlice(0, Libc.read(fd, buffer)).toArray(JAVA_BYTE);
+                            if (packet.length >= 40 && packet[0] == 0x45 && packet[9] == 6 && (packet[33] & 0x02) != 0) {
+                                return packet; // IPv4, no options, TCP, SYN (IPv6 router solicitations pass by)
+                            }
+                        }
+                    } finally {
+                        connect.destroy();
+                    }
+                } finally {
+                    Libc.close(fd);
+                }
+            });
+            assertThat(PacketCorpus.ipv4MssValues(syn)).containsExactly(1240);
+            assertThat(PacketCorpus.ipv4TcpChecksumValid(syn)).as("TCP checksum on the wire").isTrue();
+            assertThat(maps.count(4, Outcome.CLAMPED)).isPositive();
+        }
+    }
+
+    private static <T> T inClient(Callable<T> work) throws Exception {
+        AtomicReference<T> result = new AtomicReference<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread thread = new Thread(() -> {
+            try {
+                Libc.setns("/run/netns/" + client, Libc.CLONE_NEWNET);
+                result.set(work.call());
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        }, "in " + client);
+        thread.start();
+        thread.join();
+        if (failure.get() instanceof Exception e) {
+            throw e;
+        } else if (failure.get() instanceof Error e) {
+            throw e;
+        }
+        return result.get();
+    }
+
+    /** Runs a command, returns its output; fails with its output if it exits non-zero. */
+    private static String run(String... command) throws IOException, InterruptedException {
+        Process process = new ProcessBuilder(List.of(command)).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (process.waitFor() != 0) {
+            throw new IOException(String.join(" ", command) + ": " + output.strip());
+        }
+        return output;
+    }
+}
