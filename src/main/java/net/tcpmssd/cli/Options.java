@@ -32,6 +32,8 @@ public record Options(
         MetricsAddress metrics,
         int queueLength,
         boolean waitForInterface,
+        List<String> attach,
+        boolean clsBpf,
         Action action) {
 
     /** What the invocation asks for besides running. */
@@ -48,6 +50,12 @@ public record Options(
     static final int MAX_QUEUE_LENGTH = 1_000_000;
     /** At most this many queues in a -p range: one thread each, far more than cores. */
     static final int MAX_QUEUES = 256;
+
+    /**
+     * At most this many interfaces in an --attach list: each costs two attachments and a lock
+     * file, and a router with more small links runs one daemon per group of them.
+     */
+    static final int MAX_ATTACH = 64;
 
     /** The -p argument as given: "100", or "100-103" for a range. */
     public String queueSpec() {
@@ -67,7 +75,8 @@ public record Options(
     public static Options parse(String... args) throws UsageException {
         Grammar g = new Grammar(args);
         if (g.help || g.version) {
-            return new Options(false, false, false, null, 0, 0, null, false, null, 0, false, g.help ? Action.HELP : Action.VERSION);
+            return new Options(false, false, false, null, 0, 0, null, false, null, 0, false, null, false,
+                    g.help ? Action.HELP : Action.VERSION);
         }
         int mtu = 0;
         if (g.mtu != null) {
@@ -90,8 +99,19 @@ public record Options(
             }
         }
         int sources = (g.interfaceName != null ? 1 : 0) + (g.mtu != null ? 1 : 0) + (g.pmtu ? 1 : 0) + (g.setMss != null ? 1 : 0);
-        if (g.port == null || sources != 1) {
+        // Exactly one packet source: the queue(s) of -p, or the interfaces of --attach (BEHAVIOUR §7).
+        if ((g.port == null) == (g.attach == null) || sources != 1) {
             throw UsageException.usage();
+        }
+        List<String> attach = g.attach == null ? null : attachList(g.attach);
+        if (attach == null && g.clsBpf) {
+            throw UsageException.invalid("--cls-bpf chooses how --attach attaches");
+        }
+        if (attach != null && g.queueLength != null) {
+            throw UsageException.invalid("--queue-length is for the queue of -p; --attach has none");
+        }
+        if (attach != null && g.pmtu) {
+            throw UsageException.invalid("--pmtu with --attach is not supported yet");
         }
         MetricsAddress metrics = g.metrics == null ? null : MetricsAddress.parse(g.metrics);
         if (g.interfaceName != null) {
@@ -106,7 +126,25 @@ public record Options(
         int queueLength = g.queueLength == null ? DEFAULT_QUEUE_LENGTH
                 : decimal(g.queueLength, 1, MAX_QUEUE_LENGTH, "invalid queue length");
         return new Options(g.both, g.verbose, g.foreground, g.pidfile == null ? null : absolutePidfile(g.pidfile), queue, queues, source, g.addMss, metrics,
-                queueLength, g.waitForInterface, g.printRules ? Action.PRINT_RULES : Action.RUN);
+                queueLength, g.waitForInterface, attach, g.clsBpf, g.printRules ? Action.PRINT_RULES : Action.RUN);
+    }
+
+    /**
+     * The --attach list: interface names separated by commas, each checked as -i's is; a name
+     * given twice is refused (it would be attached to twice), and so is an empty one ("wan0,").
+     */
+    private static List<String> attachList(String text) throws UsageException {
+        List<String> names = List.of(text.split(",", -1));
+        if (names.size() > MAX_ATTACH) {
+            throw UsageException.invalid("--attach takes at most " + MAX_ATTACH + " interfaces");
+        }
+        for (int i = 0; i < names.size(); i++) {
+            InterfaceName.check(names.get(i));
+            if (names.subList(0, i).contains(names.get(i))) {
+                throw UsageException.invalid("interface " + UsageException.quoted(names.get(i)) + " given twice to --attach");
+            }
+        }
+        return names;
     }
 
     /**
@@ -142,11 +180,16 @@ public record Options(
     public static String help() {
         return UsageException.USAGE + "\n"
                 + "\n"
-                + "Lowers the TCP MSS option of SYN segments queued by netfilter (NFQUEUE) to the\n"
-                + "largest that fits the MTU: MTU-40 for IPv4, MTU-60 for IPv6.\n"
+                + "Lowers the TCP MSS option of SYN segments, queued by netfilter (NFQUEUE) or seen by\n"
+                + "its in-kernel program (--attach), to the largest that fits the MTU: MTU-40 for\n"
+                + "IPv4, MTU-60 for IPv6.\n"
                 + "\n"
                 + "  -p port        NFQUEUE queue number to bind (0-65535); A-B binds queues A to B,\n"
                 + "                 one thread each (iptables --queue-balance A:B)\n"
+                + "  --attach IFACE[,IFACE...]  instead of -p: clamp in the kernel, with a BPF program\n"
+                + "                 at each interface's egress (and ingress with -b); no firewall rule\n"
+                + "  --cls-bpf      with --attach: attach with a clsact qdisc and cls_bpf, even where\n"
+                + "                 the kernel has tcx (Linux 6.6 and later)\n"
                 + "  -m mtu         clamp for this MTU (68-65535)\n"
                 + "  -i iface       clamp for this interface's MTU\n"
                 + "  --wait-for-interface  with -i: if the interface is missing, start and wait for it\n"
@@ -163,7 +206,10 @@ public record Options(
                 + "  --help         print this help\n"
                 + "  --version      print the version\n"
                 + "\n"
-                + "Queue the SYNs to it, e.g.:\n"
+                + "SIGUSR2 stops the daemon and leaves the --attach program in place, clamping at the\n"
+                + "last maximum until the next daemon replaces it; SIGTERM takes it away.\n"
+                + "\n"
+                + "With -p, queue the SYNs to it, e.g.:\n"
                 + "  iptables -t mangle -A FORWARD -o ppp0 -p tcp --tcp-flags SYN,RST SYN \\\n"
                 + "           -j NFQUEUE --queue-num 100 --queue-bypass\n";
     }
@@ -178,8 +224,8 @@ public record Options(
         private static final String SHORT_FLAGS = "bv";
         private static final String SHORT_VALUES = "pim";
         private static final List<String> LONG_FLAGS = List.of("foreground", "pmtu", "add-mss", "print-rules", "wait-for-interface",
-                "help", "version");
-        private static final List<String> LONG_VALUES = List.of("pidfile", "set-mss", "metrics", "queue-length");
+                "cls-bpf", "help", "version");
+        private static final List<String> LONG_VALUES = List.of("pidfile", "set-mss", "metrics", "queue-length", "attach");
 
         final boolean both;
         final boolean verbose;
@@ -195,6 +241,8 @@ public record Options(
         final String metrics;
         final String queueLength;
         final boolean waitForInterface;
+        final String attach;
+        final boolean clsBpf;
         final boolean help;
         final boolean version;
         private final OptionSet set;
@@ -231,6 +279,8 @@ public record Options(
             metrics = last("metrics");
             queueLength = last("queue-length");
             waitForInterface = set.has("wait-for-interface");
+            attach = last("attach");
+            clsBpf = set.has("cls-bpf");
             help = set.has("help");
             version = set.has("version");
         }

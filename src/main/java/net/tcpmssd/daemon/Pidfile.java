@@ -33,9 +33,14 @@ final class Pidfile implements AutoCloseable {
         this.fd = fd;
     }
 
-    /** /var/run/tcpmssd.IFACE.pid with -i, /var/run/tcpmssd.PORT.pid otherwise. */
+    /**
+     * /var/run/tcpmssd.IFACE.pid with -i; otherwise /var/run/tcpmssd.PORT.pid, or with --attach
+     * tcpmssd.attach.IFACE[,IFACE...].pid.
+     */
     static Path defaultPath(Options options) {
-        String name = options.interfaceName() != null ? options.interfaceName() : options.queueSpec();
+        String name = options.interfaceName() != null ? options.interfaceName()
+                : options.attach() != null ? "attach." + String.join(",", options.attach())
+                : options.queueSpec();
         return Path.of("/var/run", "tcpmssd." + name + ".pid");
     }
 

@@ -106,6 +106,11 @@ public final class Rules {
     }
 
     public static String print(Options options) {
+        if (options.attach() != null) {
+            // The program sits at the interfaces' tc hooks, before and after netfilter: nothing to queue.
+            return "# tcpmssd --attach " + String.join(",", options.attach())
+                    + " clamps in the kernel with its own BPF program: no firewall rule is needed\n";
+        }
         String iface = options.interfaceName();
         boolean both = options.bothDirections();
         List<Rule> rules = new ArrayList<>();

@@ -281,6 +281,37 @@ class OptionsTest {
                 .isInstanceOfSatisfying(UsageException.class, e -> assertThat(e.line()).isEqualTo(USAGE));
     }
 
+    @Test
+    void attachIsAPacketSourceInPlaceOfP() throws Exception {
+        Options o = Options.parse("--attach", "wan0,ppp0", "-i", "ppp0", "-b");
+        assertThat(o.attach()).containsExactly("wan0", "ppp0");
+        assertThat(o.clsBpf()).isFalse();
+        assertThat(o.bothDirections()).isTrue();
+        assertThat(Options.parse("--attach=wan0", "-m", "1280", "--cls-bpf").clsBpf()).isTrue();
+        assertThat(Options.parse("-p", "100", "-m", "1280").attach()).isNull();
+        assertUsage("--attach", "wan0");
+        assertUsage("--attach", "wan0", "-p", "100", "-m", "1280");
+        assertUsage("--attach");
+    }
+
+    @Test
+    void attachNamesAreCheckedAsInterfaceNames() {
+        assertInvalid("invalid interface name \"\" (Linux allows 1 to 15 bytes, without white space, control characters, '/' or ':')",
+                "--attach", "wan0,", "-m", "1280");
+        assertInvalid("invalid interface name \"a/b\" (Linux allows 1 to 15 bytes, without white space, control characters, '/' or ':')",
+                "--attach", "a/b", "-m", "1280");
+        assertInvalid("interface \"wan0\" given twice to --attach", "--attach", "wan0,wan0", "-m", "1280");
+        assertInvalid("--attach takes at most 64 interfaces", "--attach", "e,".repeat(64) + "e", "-m", "1280");
+    }
+
+    @Test
+    void attachRefusesWhatOnlyTheQueueHasAndPmtuForNow() {
+        assertInvalid("--queue-length is for the queue of -p; --attach has none", "--attach", "wan0", "-m", "1280", "--queue-length", "10");
+        assertInvalid("--pmtu with --attach is not supported yet", "--attach", "wan0", "--pmtu");
+        assertInvalid("--cls-bpf chooses how --attach attaches", "-p", "100", "-m", "1280", "--cls-bpf");
+        assertUsage("--cls-bpf=yes", "--attach", "wan0", "-m", "1280");
+    }
+
     private static void assertInvalid(String message, String... args) {
         assertThatThrownBy(() -> Options.parse(args))
                 .isInstanceOfSatisfying(UsageException.class, e -> assertThat(e.line()).isEqualTo("tcpmssd: " + message));

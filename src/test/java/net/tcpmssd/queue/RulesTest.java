@@ -21,6 +21,12 @@ class RulesTest {
     }
 
     @Test
+    void attachNeedsNoRuleAndSaysSoInOneCommentLine() throws Exception {
+        assertThat(print("--print-rules", "--attach", "wan0,ppp0", "-i", "ppp0")).isEqualTo(
+                "# tcpmssd --attach wan0,ppp0 clamps in the kernel with its own BPF program: no firewall rule is needed\n");
+    }
+
+    @Test
     void interfaceOneQueue() throws Exception {
         assertThat(print("--print-rules", "-p", "100", "-i", "ppp0")).isEqualTo("""
                 # Netfilter rules that queue TCP SYNs to tcpmssd -p 100 -i ppp0 (NFQUEUE queue 100)
