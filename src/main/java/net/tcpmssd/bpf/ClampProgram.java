@@ -126,9 +126,24 @@ public final class ClampProgram {
      * {@code maps}; with {@code addMss}, a SYN without an MSS option gets one as --add-mss says.
      */
     public static BpfProgram load(LinkType linkType, ClampMaps maps, boolean addMss) throws ErrnoException, VerifierException {
-        String name = (linkType == LinkType.L3 ? "tcpmssd_l3" : "tcpmssd_eth") + (addMss ? "_add" : "");
+        String name = name(linkType, addMss);
         return BpfProgram.load(BpfProgram.SCHED_CLS, assemble(linkType, addMss, maps.maxMssFd(), maps.countsFd(), maps.eventsFd()),
                 LICENSE, name);
+    }
+
+    /** The kernel's name of the program (at most 15 bytes, BPF_OBJ_NAME_LEN): how tcpmssd tells its own programs from others. */
+    static String name(LinkType linkType, boolean addMss) {
+        return (linkType == LinkType.L3 ? "tcpmssd_l3" : "tcpmssd_eth") + (addMss ? "_add" : "");
+    }
+
+    /** True if a program of this name is one that {@link #load} makes: tcpmssd's, to be replaced or removed. */
+    public static boolean isOurs(String programName) {
+        for (LinkType linkType : LinkType.values()) {
+            if (programName.equals(name(linkType, false)) || programName.equals(name(linkType, true))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The program's instructions, referring to the two maps by fd. */

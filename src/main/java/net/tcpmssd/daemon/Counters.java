@@ -20,6 +20,26 @@ public final class Counters {
 
     private final AtomicLongArray counts = new AtomicLongArray(UNSEEN + 1);
 
+    /** Counts kept elsewhere: by the in-kernel program, in its per-CPU map. */
+    @FunctionalInterface
+    interface Source {
+        long count(int ipVersion, Outcome outcome);
+    }
+
+    /**
+     * The counts of {@code source} now, for the same report and metrics as the queues' (the
+     * kernel program counts IPv4 and IPv6 only; a count it could not read stays 0).
+     */
+    static Counters snapshot(Source source) {
+        Counters snapshot = new Counters();
+        for (int version : new int[] {4, 6}) {
+            for (Outcome o : OUTCOMES) {
+                snapshot.counts.set(family(version) * OUTCOMES.length + o.ordinal(), Math.max(0, source.count(version, o)));
+            }
+        }
+        return snapshot;
+    }
+
     /** Counts one packet whose first byte carried {@code ipVersion}. */
     void count(int ipVersion, Outcome outcome) {
         int i = family(ipVersion) * OUTCOMES.length + outcome.ordinal();

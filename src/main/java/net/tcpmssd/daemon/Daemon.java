@@ -1,8 +1,17 @@
 package net.tcpmssd.daemon;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import net.tcpmssd.attach.AttachException;
+import net.tcpmssd.attach.KernelDataPath;
 import net.tcpmssd.cli.MetricsAddress;
 import net.tcpmssd.cli.Options;
 import net.tcpmssd.mss.MssPolicy;
@@ -39,6 +48,22 @@ public final class Daemon {
     /** The maximum MSS, from the one source the options name; null until it is started. */
     private volatile MssPolicy policy;
     private volatile boolean stopping;
+    /** The in-kernel data path of --attach (BEHAVIOUR §7), or null with -p; then {@link #queues} is empty. */
+    private volatile KernelDataPath kernel;
+    private boolean kernelAttached; // only the main thread's
+    /** SIGUSR2: stop and leave the programs attached, for an upgrade or a restart. */
+    private volatile boolean leaveAttached;
+    /** The kernel program's counts as last read; kept for the last report once its maps are closed. */
+    private volatile Counters kernelCounts = new Counters();
+
+    /**
+     * The directory of --attach's files: the served-interface locks and the verifier log. One
+     * path for every tcpmssd, so that all see each other's locks; systemd's RuntimeDirectory=tcpmssd
+     * makes it for a daemon that runs as a user of its own, root makes it itself.
+     */
+    static final Path RUN_DIRECTORY = Path.of("/run/tcpmssd");
+    /** Where a refused program's whole verifier log goes (BEHAVIOUR §7), mode 0600. */
+    static final Path VERIFIER_LOG = RUN_DIRECTORY.resolve("verifier.log");
 
     /** Called once the daemon is ready (queue bound, pidfile written): detaching hooks in here. */
     @FunctionalInterface
@@ -58,7 +83,9 @@ public final class Daemon {
         Signals.onTerminate(this::stop);
         Signals.onHangup(this::reread);
         Signals.onUser1(this::reportCounters);
+        Signals.onUser2(this::stopLeavingAttached);
         Pidfile pidfile = null;
+        List<Pidfile> served = new ArrayList<>();
         MetricsServer metrics = null;
         try {
             try {
@@ -66,14 +93,21 @@ public final class Daemon {
             } catch (UnknownInterfaceException e) {
                 throw new StartupException(e.getMessage());
             }
-            for (int i = 0; i < options.queues(); i++) {
-                bind(options.queue() + i);
+            if (options.attach() != null) {
+                prepareKernel(served);
+            } else {
+                for (int i = 0; i < options.queues(); i++) {
+                    bind(options.queue() + i);
+                }
             }
             if (!options.verbose()) {
                 pidfile = Pidfile.acquire(options.pidfile() != null ? Path.of(options.pidfile()) : Pidfile.defaultPath(options));
             }
             if (options.metrics() != null) {
                 metrics = serveMetrics(options.metrics());
+            }
+            if (kernel != null) {
+                attachKernel(); // last: nothing after it can fail and leave an interface without the old program or ours
             }
             log.info(policy.describe());
             startup.ready();
@@ -92,6 +126,8 @@ public final class Daemon {
             for (QueueState state : queues) {
                 state.queue.close(); // unbind: the kernel forgets us at once, not when the socket is reaped
             }
+            closeKernel();
+            served.forEach(Pidfile::close);
             if (pidfile != null) {
                 pidfile.close();
             }
@@ -108,8 +144,22 @@ public final class Daemon {
         stopping = true;
     }
 
+    private void stopLeavingAttached() {
+        if (kernel != null) {
+            leaveAttached = true;
+            stop();
+        }
+    }
+
     /** One platform thread per queue (the kernel spreads flows over them); returns when all stopped. */
     private void serve() {
+        if (kernel != null) {
+            while (!stopping) {
+                pause(); // the kernel clamps; the daemon only answers signals, the MTU follower and scrapes
+            }
+            SystemdNotify.send("STOPPING=1", log);
+            return;
+        }
         List<Thread> threads = new ArrayList<>();
         for (QueueState state : queues) {
             threads.add(Thread.ofPlatform().name("queue-" + state.queue.number()).start(() -> serve(state.queue, state.counters)));
@@ -201,6 +251,114 @@ public final class Daemon {
         }
     }
 
+    /**
+     * --attach, before the pidfile: interfaces, maps, programs and the way to attach, then the
+     * lock of every interface (its network namespace and ifindex), then the maximum into the map.
+     * Nothing attached is touched yet, so a daemon that fails here leaves the running one's
+     * programs (or the ones a stopped daemon left) clamping.
+     */
+    private void prepareKernel(List<Pidfile> served) throws StartupException, ErrnoException {
+        try {
+            kernel = KernelDataPath.prepare(options.attach(), options.bothDirections(), options.addMss(), options.clsBpf());
+            long namespace = KernelDataPath.networkNamespace();
+            runDirectory();
+            for (KernelDataPath.Target target : kernel.targets()) {
+                Path lock = RUN_DIRECTORY.resolve("served." + namespace + "." + target.ifindex() + ".lock");
+                served.add(Pidfile.acquire(lock, "lock file", pid -> new StartupException(target.name() + " is already served by pid " + pid)));
+            }
+        } catch (AttachException e) {
+            throw new StartupException(e.verifierLog() == null ? e.getMessage() : e.getMessage() + writeVerifierLog(e.verifierLog()));
+        }
+        policy.onChange(this::writeMaximum);
+        synchronized (this) {
+            kernel.setMaxMss(policy.uniform());
+        }
+    }
+
+    private void attachKernel() throws StartupException {
+        try {
+            kernel.attach();
+        } catch (AttachException e) {
+            throw new StartupException(e.getMessage());
+        }
+        kernelAttached = true;
+        if (options.verbose()) {
+            kernel.logEvents(log);
+        }
+        log.info(kernel.describe());
+    }
+
+    /** The policy's maximum into the kernel's map: at start, and whenever the policy sets it anew. */
+    private synchronized void writeMaximum() {
+        try {
+            kernel.setMaxMss(policy.uniform());
+        } catch (ErrnoException e) {
+            log.warning("can't write the maximum MSS into the kernel: " + e.getMessage());
+        }
+    }
+
+    /**
+     * SIGTERM takes our programs away (their maps go with them); SIGUSR2 leaves them clamping at
+     * the last maximum. A daemon that never attached touches nothing.
+     */
+    private void closeKernel() {
+        KernelDataPath path = kernel;
+        if (path == null) {
+            return;
+        }
+        if (kernelAttached && !leaveAttached) {
+            path.detach(log);
+        } else if (kernelAttached) {
+            log.info("stopping; the program stays attached, clamping at the last maximum");
+        }
+        allCounters(); // the last counts, before the maps are let go
+        synchronized (this) {
+            kernel = null;
+        }
+        path.close();
+    }
+
+    /**
+     * {@link #RUN_DIRECTORY}, made (0755) if missing: mkdir(2) never follows a link in the last
+     * component, and what is there must be a real directory of root's or ours.
+     */
+    private static void runDirectory() throws StartupException {
+        try {
+            Files.createDirectory(RUN_DIRECTORY, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        } catch (FileAlreadyExistsException e) {
+            // made by an earlier daemon, or by systemd: checked below
+        } catch (IOException e) {
+            throw new StartupException("can't make " + RUN_DIRECTORY + ": " + e.getMessage());
+        }
+        try {
+            PosixFileAttributes attributes = Files.readAttributes(RUN_DIRECTORY, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            int owner = (int) Files.getAttribute(RUN_DIRECTORY, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+            if (!attributes.isDirectory() || (owner != 0 && owner != Libc.geteuid())) {
+                throw new StartupException(RUN_DIRECTORY + " is not a directory of root's or ours");
+            }
+        } catch (IOException e) {
+            throw new StartupException("can't use " + RUN_DIRECTORY + ": " + e.getMessage());
+        }
+    }
+
+    /** The verifier's whole log into {@link #VERIFIER_LOG}; what to add to the error line. */
+    private static String writeVerifierLog(String text) {
+        try {
+            runDirectory();
+            int fd = OwnFile.open(VERIFIER_LOG, 0600, "verifier log");
+            try {
+                Libc.fchmod(fd, 0600);
+                Libc.ftruncate(fd, 0);
+                Libc.pwrite(fd, text.getBytes(StandardCharsets.UTF_8), 0);
+            } finally {
+                Libc.close(fd);
+            }
+            return " (the verifier's log is in " + VERIFIER_LOG + ")";
+        } catch (StartupException | ErrnoException e) {
+            return " (" + e.getMessage() + ")";
+        }
+    }
+
     private MetricsServer serveMetrics(MetricsAddress address) throws StartupException {
         try {
             return MetricsServer.start(address, this::allCounters, () -> policy == null ? null : policy.uniform());
@@ -211,6 +369,15 @@ public final class Daemon {
 
     /** Every queue's counters, with the kernel's count of what it could not queue to us brought up to date. */
     private List<Counters> allCounters() {
+        if (options.attach() != null) {
+            synchronized (this) {
+                KernelDataPath path = kernel;
+                if (path != null) {
+                    kernelCounts = Counters.snapshot(path::count);
+                }
+            }
+            return List.of(kernelCounts);
+        }
         List<Counters> all = new ArrayList<>();
         synchronized (queues) {
             for (QueueState state : queues) {

@@ -13,12 +13,13 @@ import net.tcpmssd.os.Libc;
  * the file, so a file left by a dead process (no lock) is simply taken over, while a live one
  * (locked) refuses the start. No guessing from pids that the kernel may have reused.
  *
- * <p>Written as root, perhaps into a directory others can write (BEHAVIOUR §8): the file is opened
- * once, without following a symbolic link (O_NOFOLLOW), and everything after that is done on the
- * descriptor, so that the path cannot be swapped in between. It must be a regular file of ours
- * with no other name (a hard link to /etc/shadow, say), and nothing is changed in it before the
- * lock is held: a live daemon's pidfile, or anybody else's file, is left as it was. Its mode is
- * 0644 (fchmod, whatever the umask), so that anyone may read the pid and only we write it.
+ * <p>Written as root, perhaps into a directory others can write (BEHAVIOUR §8): opened as
+ * {@link OwnFile} says, and nothing is changed in it before the lock is held: a live daemon's
+ * pidfile, or anybody else's file, is left as it was. Its mode is 0644 (fchmod, whatever the
+ * umask), so that anyone may read the pid and only we write it.
+ *
+ * <p>The same lock, in a file per network namespace and ifindex under /run, tells that an
+ * interface is served by a live --attach daemon (BEHAVIOUR §7).
  */
 final class Pidfile implements AutoCloseable {
 
@@ -45,33 +46,29 @@ final class Pidfile implements AutoCloseable {
     }
 
     static Pidfile acquire(Path path) throws StartupException {
-        int fd;
+        return acquire(path, "pidfile", pid -> new StartupException("already running as pid " + pid + " (" + path + ")"));
+    }
+
+    /** What to say when a live process holds the lock, given its pid as its file says. */
+    @FunctionalInterface
+    interface Held {
+        StartupException by(String pid);
+    }
+
+    /**
+     * Takes the lock of the file at {@code path} and writes our pid into it: a pidfile, or the
+     * lock of an interface that this daemon serves ({@code what} names it in errors).
+     */
+    static Pidfile acquire(Path path, String what, Held held) throws StartupException {
+        int fd = OwnFile.open(path, MODE, what);
         try {
-            // O_NOCTTY: the detached daemon leads a session without a terminal, and opening a
-            // terminal device would make it its controlling terminal.
-            fd = Libc.open(path.toString(), Libc.O_RDWR | Libc.O_CREAT | Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC, MODE);
-        } catch (ErrnoException e) {
-            throw refused(path, e.errno() == Libc.ELOOP ? "it is a symbolic link" : e.reason());
-        }
-        try {
-            Libc.FileStatus status = Libc.fstat(fd);
-            if (!status.regular()) {
-                throw refused(path, "not a regular file");
-            }
-            if (status.owner() != Libc.geteuid()) {
-                throw refused(path, "owned by uid " + Integer.toUnsignedString(status.owner()) + ", not by us");
-            }
-            if (status.links() != 1) {
-                throw refused(path, "it has other hard links");
-            }
             try {
                 Libc.flock(fd, Libc.LOCK_EX | Libc.LOCK_NB);
             } catch (ErrnoException e) {
                 if (e.errno() != Libc.EWOULDBLOCK) {
                     throw e;
                 }
-                String pid = new String(Libc.pread(fd, MAX_PID_TEXT, 0), StandardCharsets.US_ASCII).trim();
-                throw new StartupException("already running as pid " + pid + " (" + path + ")");
+                throw held.by(new String(Libc.pread(fd, MAX_PID_TEXT, 0), StandardCharsets.US_ASCII).trim());
             }
             Libc.fchmod(fd, MODE);
             Libc.ftruncate(fd, 0);
@@ -79,15 +76,11 @@ final class Pidfile implements AutoCloseable {
             return new Pidfile(path, fd);
         } catch (ErrnoException e) {
             Libc.close(fd);
-            throw refused(path, e.getMessage());
+            throw OwnFile.refused(what, path, e.getMessage());
         } catch (StartupException e) {
             Libc.close(fd);
             throw e;
         }
-    }
-
-    private static StartupException refused(Path path, String reason) {
-        return new StartupException("can't write pidfile " + path + ": " + reason);
     }
 
     /** Removes the file, then lets go of the lock: a new daemon never finds the old one's file unlocked. */

@@ -22,6 +22,11 @@ final class Signals {
         Signal.handle(new Signal("HUP"), signal -> action.run());
     }
 
+    /** SIGUSR2: stop, leaving the --attach program in place (BEHAVIOUR §7). */
+    static void onUser2(Runnable action) {
+        Signal.handle(new Signal("USR2"), signal -> action.run());
+    }
+
     /** SIGUSR1: log the counters. */
     static void onUser1(Runnable action) {
         Signal.handle(new Signal("USR1"), signal -> action.run());

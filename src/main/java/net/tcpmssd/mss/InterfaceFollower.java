@@ -25,6 +25,7 @@ final class InterfaceFollower implements MssPolicy {
     /** Null while the interface has not been seen yet (--wait-for-interface). */
     private volatile MaxMss max;
     private volatile boolean gone;
+    private volatile Runnable changeListener = () -> { };
 
     private InterfaceFollower(String name, MssLog log) {
         this.name = name;
@@ -98,9 +99,15 @@ final class InterfaceFollower implements MssPolicy {
         MaxMss next = MaxMss.forMtu(mtu);
         boolean changed = !next.equals(max);
         max = next;
+        changeListener.run(); // before the line: who waits for it may send the next SYN at once
         if (changed || logAnyway) {
             log.info(MssPolicy.describe(next));
         }
+    }
+
+    @Override
+    public void onChange(Runnable listener) {
+        changeListener = listener;
     }
 
     @Override

@@ -21,6 +21,14 @@ public interface MssPolicy extends AutoCloseable {
     /** SIGHUP: read the source again (an interface's MTU, the routes) and log the result. */
     void reread();
 
+    /**
+     * Calls {@code listener} each time the policy sets its uniform maximum anew (an interface's
+     * MTU followed, SIGHUP), before it logs the new maximum: the in-kernel path writes it to its
+     * map there, so that once the line is logged the next SYN gets it. A fixed maximum never
+     * changes, and a per-path one has no uniform maximum: they never call it.
+     */
+    default void onChange(Runnable listener) {}
+
     /** The line that tells the operator the maximum: {@code Maximum MSS: 1452 (IPv6: 1432)}. */
     String describe();
 

@@ -82,6 +82,7 @@ public final class Links {
     /** Reads an RTM_NEWLINK message at {@code at}; null if it lacks a name or an MTU. */
     static Link parse(MemorySegment m, long at) {
         int length = Netlink.messageLength(m, at);
+        int type = Netlink.u16(m, at + Netlink.HEADER + 2);
         int index = Netlink.u32(m, at + Netlink.HEADER + 4);
         String name = null;
         int mtu = -1;
@@ -100,6 +101,6 @@ public final class Links {
             }
             attribute += Netlink.align(attributeLength);
         }
-        return name == null || mtu < 0 ? null : new Link(index, name, mtu);
+        return name == null || mtu < 0 ? null : new Link(index, name, mtu, type);
     }
 }

@@ -195,6 +195,18 @@ public final class Libc {
         static final MethodHandle SETNS = withErrno("setns", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     }
 
+    /** capget(2), to name the capability whose lack made the kernel answer EPERM (BEHAVIOUR §7). */
+    private static final class Capabilities {
+        static final MethodHandle CAPGET = withErrno("capget", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    }
+
+    // linux/capability.h: the version whose data is two 32-bit words per set, and the numbers.
+    private static final int LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+    public static final int CAP_NET_ADMIN = 12;
+    public static final int CAP_SYS_ADMIN = 21;
+    public static final int CAP_PERFMON = 38;
+    public static final int CAP_BPF = 39;
+
     /** Character devices (a tun device in the tests). ioctl(2) is variadic after the request. */
     private static final class Devices {
         static final MethodHandle IOCTL = LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("ioctl"),
@@ -572,6 +584,19 @@ public final class Libc {
             throw new AssertionError(t);
         }
         return check("read", result);
+    }
+
+    /** The calling thread's effective capabilities (capget(2)), bit N for capability N. */
+    public static long effectiveCapabilities() throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            // struct __user_cap_header_struct { u32 version; int pid; }, pid 0: ourselves;
+            // struct __user_cap_data_struct { u32 effective, permitted, inheritable; }[2].
+            MemorySegment header = arena.allocate(8, 4);
+            header.set(JAVA_INT, 0, LINUX_CAPABILITY_VERSION_3);
+            MemorySegment data = arena.allocate(24, 4);
+            call("capget", () -> (int) Capabilities.CAPGET.invokeExact(state(), header, data));
+            return (data.get(JAVA_INT, 0) & 0xffffffffL) | (data.get(JAVA_INT, 12) & 0xffffffffL) << 32;
+        }
     }
 
     /** Starts a new session: no controlling terminal from here on (setsid(2)). */

@@ -1,0 +1,55 @@
+package net.tcpmssd.daemon;
+
+import java.nio.file.Path;
+import net.tcpmssd.os.ErrnoException;
+import net.tcpmssd.os.Libc;
+
+/**
+ * A file the daemon writes as root, perhaps in a directory others can write (BEHAVIOUR §8): the
+ * pidfile, the served-interface locks, the verifier log. Opened once, without following a
+ * symbolic link (O_NOFOLLOW), and everything after that is done on the descriptor, so that the
+ * path cannot be swapped in between. It must be a regular file of ours with no other name (a
+ * hard link to /etc/shadow, say); nothing in it is changed here.
+ */
+final class OwnFile {
+
+    private OwnFile() {}
+
+    /**
+     * Opens (creating with {@code mode}) the file; {@code what} names it in the error, e.g.
+     * "can't write pidfile /run/x.pid: it is a symbolic link".
+     */
+    static int open(Path path, int mode, String what) throws StartupException {
+        int fd;
+        try {
+            // O_NOCTTY: the detached daemon leads a session without a terminal, and opening a
+            // terminal device would make it its controlling terminal.
+            fd = Libc.open(path.toString(), Libc.O_RDWR | Libc.O_CREAT | Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC, mode);
+        } catch (ErrnoException e) {
+            throw refused(what, path, e.errno() == Libc.ELOOP ? "it is a symbolic link" : e.reason());
+        }
+        try {
+            Libc.FileStatus status = Libc.fstat(fd);
+            if (!status.regular()) {
+                throw refused(what, path, "not a regular file");
+            }
+            if (status.owner() != Libc.geteuid()) {
+                throw refused(what, path, "owned by uid " + Integer.toUnsignedString(status.owner()) + ", not by us");
+            }
+            if (status.links() != 1) {
+                throw refused(what, path, "it has other hard links");
+            }
+            return fd;
+        } catch (ErrnoException e) {
+            Libc.close(fd);
+            throw refused(what, path, e.getMessage());
+        } catch (StartupException e) {
+            Libc.close(fd);
+            throw e;
+        }
+    }
+
+    static StartupException refused(String what, Path path, String reason) {
+        return new StartupException("can't write " + what + " " + path + ": " + reason);
+    }
+}
