@@ -34,6 +34,34 @@ public final class Tcpmssd implements AutoCloseable {
         return daemon;
     }
 
+    /**
+     * Starts tcpmssd with --attach (in {@code args}) and returns once it has attached: it logs the
+     * maximum right after attaching, before it tells systemd it is ready.
+     */
+    public static Tcpmssd startAttached(Lab lab, String... args) {
+        List<String> command = new ArrayList<>();
+        command.add(Lab.ROOT.resolve("bin/tcpmssd").toString());
+        command.addAll(List.of(args));
+        return commandAttached(lab, command.toArray(String[]::new));
+    }
+
+    /** As {@link #startAttached}, for a command that runs bin/tcpmssd --attach in the end (setpriv, unshare). */
+    public static Tcpmssd commandAttached(Lab lab, String... command) {
+        Path log = lab.scratch().resolve("tcpmssd-" + System.nanoTime() + ".log");
+        Tcpmssd daemon = new Tcpmssd(lab, lab.spawn(Lab.ROUTER, log, command), log);
+        long deadline = System.nanoTime() + READY_LIMIT.toNanos();
+        while (!daemon.log().contains("Maximum MSS")) {
+            if (!daemon.process.isAlive()) {
+                throw new AssertionError("tcpmssd exited " + daemon.process.exitValue() + " before attaching:\n" + daemon.log());
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("tcpmssd did not attach within " + READY_LIMIT + ":\n" + daemon.log());
+            }
+            Lab.pause(20);
+        }
+        return daemon;
+    }
+
     /** Runs tcpmssd in the router expecting it to exit by itself; returns what it did. */
     public static Lab.Result run(Lab lab, String... args) {
         List<String> command = new ArrayList<>();

@@ -1,0 +1,385 @@
+package net.tcpmssd;
+
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+import static net.tcpmssd.lab.Lab.CLIENT;
+import static net.tcpmssd.lab.Lab.ROUTER;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import net.tcpmssd.attach.Attachment;
+import net.tcpmssd.attach.Hook;
+import net.tcpmssd.attach.TcxAttachment;
+import net.tcpmssd.lab.Lab.Family;
+import net.tcpmssd.lab.Lab;
+import net.tcpmssd.lab.LabExtension;
+import net.tcpmssd.lab.Tcpmssd;
+import net.tcpmssd.os.Libc;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * BEHAVIOUR §7 in the lab: the in-kernel data path, with no firewall rule on the router, through
+ * real connections: client ── router (tcpmssd --attach) ══ 1280 ══ wan ── server. What is
+ * attached is asked of the router's kernel (BPF_PROG_QUERY) from a thread that joined its
+ * network namespace.
+ */
+class AttachLabIT {
+
+    @RegisterExtension
+    static final LabExtension LAB = new LabExtension();
+
+    private static final Attachment TCX = new TcxAttachment();
+
+    private Lab lab;
+
+    @BeforeEach
+    void takeLab() {
+        lab = LAB.lab();
+        assertThat(lab.sh(ROUTER, "for t in iptables ip6tables; do $t -t mangle -S; $t -t filter -S; done")).as("no firewall rule on the router").doesNotContain("-A ");
+    }
+
+    /** A test that left a program attached (SIGKILL, SIGUSR2) must not leave it to the next. */
+    @AfterEach
+    void detachWhatIsLeft() throws Exception {
+        lab.terminate(ROUTER, "tcpmssd");
+        for (String device : List.of("wan0", "lan0")) {
+            int ifindex = ifindex(device);
+            inRouter(() -> {
+                for (Hook hook : Hook.values()) {
+                    TCX.detach(ifindex, hook);
+                }
+                return null;
+            });
+        }
+        lab.host(CLIENT, "nft", "delete", "table", "inet", "strip");
+    }
+
+    private static int clientMss(Family f) {
+        return f == Family.IPV4 ? 1460 : 1440;
+    }
+
+    private static int clampedMss(Family f) {
+        return f == Family.IPV4 ? 1240 : 1220;
+    }
+
+    @ParameterizedTest
+    @EnumSource(Family.class)
+    void clampsWithNoFirewallRuleAndTheConnectionCarriesData(Family f) {
+        assertThat(lab.unclampedMssAtServer(f)).as("without tcpmssd").isEqualTo(clientMss(f));
+        try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280")) {
+            assertThat(lab.mssAtServer(f)).isEqualTo(clampedMss(f));
+            Lab.awaitLog(daemon.logFile(), "MSS: " + clientMss(f) + " -> " + clampedMss(f), Duration.ofSeconds(2));
+            assertThat(daemon.log()).contains("attached with tcx to wan0 (egress)", "Maximum MSS: 1240 (IPv6: 1220)");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Family.class)
+    void blackHoleDownloadCompletes(Family f) {
+        lab.blackhole(true);
+        assertThat(lab.download(f, Duration.ofSeconds(3))).as("download without tcpmssd").isLessThan(1_000_000);
+        try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-i", "wan0")) {
+            assertThat(lab.download(f, Duration.ofSeconds(15))).as("download with tcpmssd").isEqualTo(1_000_000);
+        }
+    }
+
+    /** At lan0 the client's SYN is incoming (ingress); it leaves by wan0, so lan0's egress never sees it. */
+    @Test
+    void ingressIsClampedOnlyWithB() {
+        try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "lan0", "-m", "1280")) {
+            assertThat(lab.unclampedMssAtServer(Family.IPV4)).as("without -b").isEqualTo(1460);
+        }
+        try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "-b", "--attach", "lan0", "-m", "1280")) {
+            assertThat(lab.mssAtServer(Family.IPV4)).as("with -b").isEqualTo(1240);
+            assertThat(lab.mssAtServer(Family.IPV6)).as("with -b").isEqualTo(1220);
+            assertThat(daemon.log()).contains("(egress and ingress)");
+        }
+    }
+
+    @Test
+    void interfaceMtuChangeAppliesToTheNextSyn() {
+        try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-i", "wan0")) {
+            assertThat(lab.unclampedMssAtServer(Family.IPV4)).isEqualTo(1240);
+            // Up, not down: below 1280 the kernel takes IPv6 off the link (RFC 8200 §5), addresses and all.
+            lab.sh(ROUTER, "ip link set wan0 mtu 1400");
+            Lab.awaitLog(daemon.logFile(), "Maximum MSS: 1360", Duration.ofSeconds(5));
+            assertThat(lab.unclampedMssAtServer(Family.IPV4)).as("the SYN right after the line").isEqualTo(1360);
+            assertThat(lab.unclampedMssAtServer(Family.IPV6)).isEqualTo(1340);
+        } finally {
+            lab.sh(ROUTER, "ip link set wan0 mtu 1280");
+        }
+    }
+
+    @Test
+    void setMssAndAddMssGiveTheQueuePathsResults() {
+        try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "--set-mss", "1300")) {
+            assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1300);
+            assertThat(lab.mssAtServer(Family.IPV6)).isEqualTo(1300);
+        }
+        // The client's kernel always sends an MSS: nftables on the client overwrites it with NOPs.
+        lab.sh(CLIENT, "nft -f - <<'EOF'\n"
+                + "table inet strip {\n"
+                + "  chain out {\n"
+                + "    type filter hook output priority mangle; policy accept;\n"
+                + "    tcp flags syn reset tcp option maxseg\n"
+                + "  }\n"
+                + "}\n"
+                + "EOF");
+        try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280")) {
+            assertThat(lab.mssAtServer(Family.IPV4)).as("without --add-mss the SYN stays without").isEqualTo(-1);
+        }
+        try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280", "--add-mss")) {
+            assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(536);
+            assertThat(lab.mssAtServer(Family.IPV6)).isEqualTo(1220);
+            Lab.awaitLog(daemon.logFile(), "MSS: none -> 536", Duration.ofSeconds(2));
+        }
+    }
+
+    /** The program sees every packet leaving wan0, so "seen" counts data too; "clamped" counts the SYNs. */
+    @Test
+    void sigusr1AndMetricsCountTheConnectionsMade() {
+        String metrics = "127.0.0.1:9816";
+        try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280", "--metrics", metrics)) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(lab.unclampedMssAtServer(Family.IPV4)).isEqualTo(1240);
+            }
+            for (int i = 0; i < 2; i++) {
+                assertThat(lab.unclampedMssAtServer(Family.IPV6)).isEqualTo(1220);
+            }
+            lab.sh(null, "kill -USR1 " + daemon.process().pid());
+            awaitLogMatching(daemon, "IPv4: \\d+ seen, 3 clamped; unchanged: \\d+ MSS small enough, \\d+ no MSS option, [1-9]\\d* not SYN");
+            awaitLogMatching(daemon, "IPv6: \\d+ seen, 2 clamped;");
+            String scrape = lab.sh(ROUTER, "curl -sf http://" + metrics + "/metrics");
+            assertThat(scrape)
+                    .contains("tcpmssd_packets_total{family=\"ipv4\",outcome=\"clamped\"} 3")
+                    .contains("tcpmssd_packets_total{family=\"ipv6\",outcome=\"clamped\"} 2")
+                    .contains("tcpmssd_maximum_mss_bytes{family=\"ipv4\"} 1240");
+        }
+    }
+
+    @Test
+    void sigtermLeavesNothingOfOursAttached() throws Exception {
+        Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "-b", "--attach", "wan0,lan0", "-m", "1280");
+        for (String device : List.of("wan0", "lan0")) {
+            for (Hook hook : Hook.values()) {
+                assertThat(ours(device, hook)).as("%s %s while running", device, hook).hasSize(1);
+            }
+        }
+        assertThat(lockFiles()).hasSize(2);
+        assertThat(daemon.stop()).isZero();
+        for (String device : List.of("wan0", "lan0")) {
+            for (Hook hook : Hook.values()) {
+                assertThat(ours(device, hook)).as("%s %s after SIGTERM", device, hook).isEmpty();
+            }
+        }
+        assertThat(lockFiles()).isEmpty();
+        assertThat(lab.unclampedMssAtServer(Family.IPV4)).as("after SIGTERM").isEqualTo(1460);
+    }
+
+    /**
+     * SIGKILL leaves the program attached, clamping at the last maximum while no daemon runs; a
+     * daemon started then replaces it (one program of ours, a new one) and clamps on.
+     */
+    @Test
+    void afterSigkillTheProgramKeepsClampingAndARestartReplacesIt() throws Exception {
+        Tcpmssd first = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280");
+        List<Integer> before = ours("wan0", Hook.EGRESS);
+        assertThat(before).hasSize(1);
+        first.process().destroyForcibly();
+        assertThat(first.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(ours("wan0", Hook.EGRESS)).as("after SIGKILL").isEqualTo(before);
+        assertThat(lab.unclampedMssAtServer(Family.IPV4)).as("while no daemon runs").isEqualTo(1240);
+
+        try (Tcpmssd second = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280")) {
+            List<Integer> after = ours("wan0", Hook.EGRESS);
+            assertThat(after).as("the restarted daemon's program").hasSize(1).doesNotContainAnyElementsOf(before);
+            assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
+        }
+        assertThat(ours("wan0", Hook.EGRESS)).isEmpty();
+    }
+
+    @Test
+    void sigusr2StopsAndLeavesTheProgramClamping() throws Exception {
+        Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280");
+        List<Integer> attached = ours("wan0", Hook.EGRESS);
+        lab.sh(null, "kill -USR2 " + daemon.process().pid());
+        assertThat(daemon.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(daemon.process().exitValue()).isZero();
+        assertThat(daemon.log()).contains("the program stays attached");
+        assertThat(ours("wan0", Hook.EGRESS)).isEqualTo(attached);
+        assertThat(lab.unclampedMssAtServer(Family.IPV4)).as("after SIGUSR2").isEqualTo(1240);
+    }
+
+    @Test
+    void aSecondDaemonOnAServedInterfaceIsRefused() throws Exception {
+        try (Tcpmssd first = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280")) {
+            List<Integer> attached = ours("wan0", Hook.EGRESS);
+            Lab.Result second = Tcpmssd.run(lab, "-v", "--attach", "lan0,wan0", "-m", "1280");
+            assertThat(second.status()).isEqualTo(1);
+            assertThat(second.stderr()).isEqualTo("tcpmssd: wan0 is already served by pid " + first.process().pid() + "\n");
+            assertThat(ours("wan0", Hook.EGRESS)).as("the first daemon's program untouched").isEqualTo(attached);
+            assertThat(ours("lan0", Hook.EGRESS)).isEmpty();
+            assertThat(first.process().isAlive()).isTrue();
+        }
+    }
+
+    @Test
+    void startupErrorsAreOneLineAndTouchNothing() throws Exception {
+        Lab.Result unknown = Tcpmssd.run(lab, "-v", "--attach", "nosuch0", "-m", "1280");
+        assertThat(unknown.status()).isEqualTo(1);
+        assertThat(unknown.stderr()).isEqualTo("tcpmssd: unknown interface nosuch0\n");
+
+        Lab.Result pmtu = Tcpmssd.run(lab, "-v", "--attach", "wan0", "--pmtu");
+        assertThat(pmtu.status()).isEqualTo(1);
+        assertThat(pmtu.stderr()).isEqualTo("tcpmssd: --pmtu with --attach is not supported yet\n");
+
+        // A tun device given another link type (TUNSETLINK) stands for the links the program
+        // cannot read: this kernel has no GRE or ipip modules to make one of those.
+        inRouter(() -> {
+            int fd = Libc.open("/dev/net/tun", Libc.O_RDWR | Libc.O_CLOEXEC);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment ifreq = arena.allocate(40);
+                ifreq.setString(0, "odd0");
+                ifreq.set(JAVA_SHORT, 16, (short) (IFF_TUN | IFF_NO_PI));
+                Libc.ioctl(fd, TUNSETIFF, ifreq);
+                Libc.ioctl(fd, TUNSETLINK, MemorySegment.ofAddress(ARPHRD_IPGRE));
+                Lab.Result odd = Tcpmssd.run(lab, "-v", "--attach", "odd0", "-m", "1280");
+                assertThat(odd.status()).isEqualTo(1);
+                assertThat(odd.stderr()).isEqualTo("tcpmssd: odd0 has link type 778 (ARPHRD_IPGRE), which tcpmssd cannot attach to\n");
+            } finally {
+                Libc.close(fd);
+            }
+            return null;
+        });
+    }
+
+    /** A tun device carries bare IP (ARPHRD_NONE): the L3 program is chosen and attached. */
+    @Test
+    void aTunDeviceGetsTheL3Program() throws Exception {
+        lab.sh(ROUTER, "ip tuntap add mode tun name tun9 && ip link set tun9 up");
+        try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "tun9", "-m", "1280")) {
+            List<Integer> ids = ours("tun9", Hook.EGRESS);
+            assertThat(ids).hasSize(1);
+            assertThat(inRouter(() -> {
+                try (var program = net.tcpmssd.bpf.BpfProgram.byId(ids.getFirst())) {
+                    return program.name();
+                }
+            })).isEqualTo("tcpmssd_l3");
+        } finally {
+            lab.sh(ROUTER, "ip link del tun9");
+        }
+    }
+
+    /** Enable when ClsBpfAttachment (branch clsbpf) is on main: the same clamping, forced to clsact/cls_bpf. */
+    @Test
+    @Disabled("needs ClsBpfAttachment from branch clsbpf: enable after the merge, with KernelDataPath.clsBpf() returning it")
+    void forcedClsBpfClampsAndSigtermLeavesNoFilter() {
+        try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280", "--cls-bpf")) {
+            assertThat(daemon.log()).contains("attached with clsact/cls_bpf to wan0");
+            assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
+            assertThat(lab.mssAtServer(Family.IPV6)).isEqualTo(1220);
+            assertThat(lab.sh(ROUTER, "tc filter show dev wan0 egress")).contains("tcpmssd_eth");
+            assertThat(daemon.stop()).isZero();
+        }
+        assertThat(lab.sh(ROUTER, "tc filter show dev wan0 egress")).doesNotContain("tcpmssd");
+        assertThat(lab.unclampedMssAtServer(Family.IPV4)).isEqualTo(1460);
+    }
+
+    /**
+     * As user nobody with only CAP_BPF and CAP_NET_ADMIN (ambient, so that they survive the exec of
+     * the JVM) the verifier accepts the program and it clamps; without CAP_BPF the start fails
+     * naming it. /run/tcpmssd, where the locks go, is a tmpfs of nobody's, as systemd's
+     * RuntimeDirectory= would make it, mounted in the mount namespace that ip netns exec makes for
+     * each command (its mounts do not reach the host's).
+     */
+    @Test
+    void asAnUnprivilegedUserCapBpfAndCapNetAdminSuffice() throws Exception {
+        lab.sh(null, "mkdir -p /run/tcpmssd");
+        String unprivileged = unprivileged("+bpf,+net_admin");
+        try (Tcpmssd daemon = Tcpmssd.commandAttached(lab, "sh", "-c", unprivileged)) {
+            assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
+            String status = Files.readString(Path.of("/proc", Long.toString(lab.pids(ROUTER, "-jar").getFirst()), "status"));
+            assertThat(status).contains("Uid:\t65534\t65534\t65534\t65534")
+                    .contains("CapEff:\t" + String.format("%016x", 1L << Libc.CAP_BPF | 1L << Libc.CAP_NET_ADMIN));
+        }
+        Lab.Result withoutBpf = lab.host(ROUTER, "sh", "-c", unprivileged("+net_admin"));
+        assertThat(withoutBpf.status()).isEqualTo(1);
+        assertThat(withoutBpf.stderr()).isEqualTo("tcpmssd: can't create the BPF maps: operation not permitted (missing CAP_BPF)\n");
+    }
+
+    private static String unprivileged(String capabilities) {
+        return "mount -t tmpfs -o uid=65534,gid=65534,mode=0755 tcpmssd /run/tcpmssd && exec setpriv --reuid=65534 --regid=65534"
+                + " --clear-groups --inh-caps=-all," + capabilities + " --ambient-caps=-all," + capabilities
+                + " --bounding-set=-all," + capabilities + " -- " + Lab.ROOT.resolve("bin/tcpmssd")
+                + " -v --attach wan0 -m 1280";
+    }
+
+    // linux/if_tun.h: TUNSETIFF = _IOW('T', 202, int), TUNSETLINK = _IOW('T', 205, int).
+    private static final long TUNSETIFF = 0x400454caL;
+    private static final long TUNSETLINK = 0x400454cdL;
+    private static final int IFF_TUN = 0x0001;
+    private static final int IFF_NO_PI = 0x1000;
+    private static final long ARPHRD_IPGRE = 778;
+
+    private void awaitLogMatching(Tcpmssd daemon, String regex) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        java.util.regex.Pattern pattern = java.util.regex.Pattern.compile(regex);
+        while (!pattern.matcher(daemon.log()).find()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no line matching " + regex + " in:\n" + daemon.log());
+            }
+            Lab.pause(20);
+        }
+    }
+
+    private List<Path> lockFiles() throws Exception {
+        String inode = lab.sh(null, "stat -L -c %i /run/netns/" + lab.namespace(ROUTER)).strip(); // the nsfs inode
+        try (var files = Files.list(Path.of("/run/tcpmssd"))) {
+            return files.filter(p -> p.getFileName().toString().startsWith("served." + inode + ".")).toList();
+        }
+    }
+
+    private int ifindex(String device) {
+        return Integer.parseInt(lab.sh(ROUTER, "cat /sys/class/net/" + device + "/ifindex").strip());
+    }
+
+    /** The ids of tcpmssd's programs at the router's {@code device}, asked of its kernel. */
+    private List<Integer> ours(String device, Hook hook) throws Exception {
+        int ifindex = ifindex(device);
+        return inRouter(() -> TCX.ours(ifindex, hook));
+    }
+
+    private <T> T inRouter(Callable<T> work) throws Exception {
+        AtomicReference<T> result = new AtomicReference<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread thread = new Thread(() -> {
+            try {
+                Libc.setns("/run/netns/" + lab.namespace(ROUTER), Libc.CLONE_NEWNET);
+                result.set(work.call());
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        }, "in router");
+        thread.start();
+        thread.join();
+        if (failure.get() instanceof Exception e) {
+            throw e;
+        } else if (failure.get() instanceof Error e) {
+            throw e;
+        }
+        return result.get();
+    }
+}
