@@ -49,7 +49,7 @@ class ManPageTest {
         String text = render()[0].replaceAll("\\x08.", "").replace("\u2010", "-").replace("\u2212", "-");
         for (String option : new String[] {"-b", "-v", "-p", "-i", "-m", "--foreground", "--pidfile", "--help", "--version",
                 "--pmtu", "--set-mss", "--add-mss", "--print-rules", "--metrics", "--queue-length", "--wait-for-interface",
-                "SIGHUP", "SIGUSR1", "SIGTERM", "NFQUEUE", "--queue-bypass"}) {
+                "SIGHUP", "SIGUSR1", "SIGTERM", "NFQUEUE", "--queue-bypass", "--attach", "--cls-bpf", "SIGUSR2", "CAP_BPF"}) {
             assertThat(text).as("mentions %s", option).contains(option);
         }
     }
