@@ -53,6 +53,14 @@ class SystemdUnitsTest {
                 "Environment=TCPMSSD_ARGS=\"-p 100 -i ppp0 --wait-for-interface\"");
     }
 
+    @Test
+    void theAttachServicePassesVerificationAndLeavesTheProgramAtItsStop() throws Exception {
+        assertThat(verify("tcpmssd-attach.service", "tcpmssd-attach.service")).isEmpty();
+        assertThat(Files.readString(UNITS.resolve("tcpmssd-attach.service"))).contains("Type=notify", "DynamicUser=yes",
+                "AmbientCapabilities=CAP_BPF CAP_NET_ADMIN\n", "CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN\n", "--foreground",
+                "KillSignal=SIGUSR2\n", "RuntimeDirectory=tcpmssd\n", "Environment=TCPMSSD_ARGS=\"--attach ppp0 -i ppp0");
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"tcpmssd@.service", "tcpmssd@ppp0.service", "tcpmssd@wg\\x2dhome.service"})
     void thePerInterfaceTemplatePassesVerification(String unit) throws Exception {
