@@ -5,6 +5,14 @@ import static net.tcpmssd.lab.Lab.ROUTER;
 import static net.tcpmssd.lab.Lab.SERVER;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import net.tcpmssd.lab.Lab;
 import net.tcpmssd.lab.Lab.Family;
 import net.tcpmssd.lab.LabExtension;
@@ -13,6 +21,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import net.tcpmssd.packet.TestPacket;
 
 /**
  * --pmtu (issue 6): a router with two server-side links, the wan link (MTU 1280) and a second
@@ -74,5 +85,114 @@ class PathMtuLabIT {
             lab.sh(ROUTER, "ip route replace 203.0.113.99/32 dev alt0");
             assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("route mtu gone").isEqualTo(1360);
         }
+    }
+
+    /** BENCHMARKS.md's resident-memory target for the daemon; docs/ARCHITECTURE.md holds --pmtu to it. */
+    private static final long RESIDENT_LIMIT_KB = 64 * 1024;
+    private static final int FLOOD = 300_000;
+
+    /**
+     * Issue 11, finding 1: SYNs from random spoofed sources, each a new address, through the
+     * router's --pmtu rules. What one packet can grow must stay bounded: the daemon lives on,
+     * every SYN it saw is clamped to the MSS of its path (the wan link both ways: the way back to
+     * a stranger is the default route), its memory stays within the documented bound, and a real
+     * connection afterwards is still clamped to its own path.
+     *
+     * <p>IPv4 sources are drawn from 198.18.0.0/15, which RFC 2544 reserves for benchmark labs:
+     * the documentation blocks hold 768 addresses in all, too few to be a flood of new ones.
+     */
+    @ParameterizedTest
+    @EnumSource(Family.class)
+    void aSpoofedSourceFloodCostsBoundedMemoryAndEverySynSeenIsClamped(Family f) throws Exception {
+        boolean v4 = f == Family.IPV4;
+        int expected = v4 ? 1240 : 1220;
+        String client = v4 ? "198.51.100.2" : "2001:db8:1::2";
+        // Strangers' sources: the router must not drop them by reverse-path filtering first.
+        lab.sh(ROUTER, "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.lan0.rp_filter=0");
+        String flood = "-t raw -A PREROUTING -p tcp --syn --dport 5001 ! -s " + client;
+        lab.sh(SERVER, f.iptables + " " + flood + " -m tcpmss --mss " + expected + " -m comment --comment clamped");
+        lab.sh(SERVER, f.iptables + " " + flood + " -m tcpmss --mss " + (expected + 1) + ":65535 -m comment --comment unclamped");
+        lab.sh(SERVER, f.iptables + " " + flood + " -j DROP"); // no SYN-ACKs to nowhere
+
+        Path pidfile = lab.scratch().resolve("flood-" + f + ".pid");
+        try (Tcpmssd daemon = Tcpmssd.start(lab, 100, "--foreground", "--pidfile", pidfile.toString(), "-p", "100", "--pmtu")) {
+            long started = System.nanoTime();
+            sendFlood(f, FLOOD);
+            lab.awaitTrue(SERVER, "[ $(" + f.iptables + " -t raw -L PREROUTING -nvx | awk '/clamped/ {n += $1} END {print n}') -ge "
+                    + FLOOD + " ]", Duration.ofSeconds(30));
+            String rules = lab.sh(SERVER, f.iptables + " -t raw -L PREROUTING -nvx");
+            long clamped = counter(rules, "/* clamped */");
+            long unclamped = counter(rules, "/* unclamped */");
+            long resident = residentKb(daemon.process().pid());
+            System.out.printf("pmtu flood %s: %d sent in %.1f s, %d clamped to %d, %d passed unclamped; daemon VmRSS %d kB%n",
+                    f, FLOOD, (System.nanoTime() - started) / 1e9, clamped, expected, unclamped, resident);
+
+            assertThat(daemon.process().isAlive()).as("daemon alive after the flood:\n%s", daemon.log()).isTrue();
+            assertThat(clamped + unclamped).as("every SYN arrived").isEqualTo(FLOOD);
+            assertThat(resident).as("VmRSS in kB").isLessThanOrEqualTo(RESIDENT_LIMIT_KB);
+            // Whatever the queue could not hold was passed by fail-open (SPEC §2); every SYN
+            // the daemon saw was clamped, none refused a lookup and left unclamped.
+            lab.sh(null, "kill -USR1 " + daemon.process().pid());
+            String family = v4 ? "IPv4" : "IPv6";
+            Lab.awaitLog(daemon.logFile(), family + ": ", Duration.ofSeconds(5));
+            Matcher seen = Pattern.compile(family + ": (\\d+) seen, (\\d+) clamped").matcher(daemon.log());
+            assertThat(seen.find()).as("counters in\n%s", daemon.log()).isTrue();
+            assertThat(seen.group(2)).as("clamped of those seen").isEqualTo(seen.group(1));
+            assertThat(Long.parseLong(seen.group(2))).as("clamped by the daemon, at the server").isEqualTo(clamped);
+            assertThat(unclamped).as("passed by fail-open").isLessThan(FLOOD / 20);
+
+            assertThat(mssTo(f, v4 ? "203.0.113.2" : "[2001:db8:3::2]", "eth0")).as("by the wan link").isEqualTo(expected);
+            assertThat(mssTo(f, v4 ? "203.0.113.99" : "[2001:db8:4::2]", "alt0")).as("by alt0").isEqualTo(v4 ? 1360 : 1340);
+        }
+    }
+
+    /**
+     * {@code count} SYNs to the server from the client's eth0, each from a random source address
+     * (trafgen draws it per packet and computes both checksums), paced at 25,000 a second.
+     */
+    private void sendFlood(Family f, int count) throws IOException {
+        boolean v4 = f == Family.IPV4;
+        byte[] syn = (v4 ? TestPacket.ipv4(TestPacket.tcpSegment(TestPacket.SYN, TestPacket.mssOption(1460), new byte[0]))
+                : TestPacket.ipv6(TestPacket.tcpSegment(TestPacket.SYN, TestPacket.mssOption(1460), new byte[0]))).bytes;
+        List<String> fields = new ArrayList<>();
+        for (byte b : syn) {
+            fields.add(String.format("0x%02x", b & 0xff));
+        }
+        int tcp = v4 ? 20 : 40;
+        int ethernet = 14;
+        // Back to front, so that each replacement leaves the earlier offsets as they were.
+        replace(fields, tcp + 16, 2, v4 ? "csumtcp(14, " + (ethernet + tcp) + ")" : "csumtcp6(14, " + (ethernet + tcp) + ")");
+        if (v4) {
+            replace(fields, 12, 4, "0xc6, dinc(18, 19, 1), drnd(2)");    // 198.18.0.0/15
+            replace(fields, 10, 2, "csumip(14, 33)");
+        } else {
+            replace(fields, 8, 16, "0x20, 0x01, 0x0d, 0xb8, drnd(12)"); // 2001:db8::/32
+        }
+        String config = "{ " + lab.macBytes(ROUTER, "lan0") + ", " + lab.macBytes(CLIENT, "eth0") + ", "
+                + (v4 ? "0x08, 0x00, " : "0x86, 0xdd, ") + String.join(", ", fields) + " }\n";
+        Path file = lab.scratch().resolve("flood-" + f + ".cfg");
+        Files.writeString(file, config);
+        lab.sh(CLIENT, "timeout 60 trafgen --conf " + file + " --dev eth0 --num " + count
+                + " --gap 40us --cpus 1 --no-sock-mem --notouch-irq >/dev/null");
+    }
+
+    private static void replace(List<String> fields, int at, int length, String with) {
+        for (int i = 0; i < length; i++) {
+            fields.remove(at);
+        }
+        fields.add(at, with);
+    }
+
+    private static long counter(String rules, String comment) {
+        return rules.lines().filter(l -> l.contains(comment)).mapToLong(l -> Long.parseLong(l.trim().split("\\s+")[0])).sum();
+    }
+
+    private static long residentKb(long pid) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("\\D", ""));
+            }
+        }
+        throw new AssertionError("no VmRSS for pid " + pid);
     }
 }

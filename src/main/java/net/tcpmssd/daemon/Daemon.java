@@ -7,13 +7,12 @@ import java.util.Optional;
 import net.tcpmssd.netlink.Link;
 import net.tcpmssd.netlink.LinkMonitor;
 import net.tcpmssd.netlink.Links;
-import net.tcpmssd.netlink.Routes;
-import net.tcpmssd.netlink.RoutingChanges;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
 import net.tcpmssd.cli.MetricsAddress;
 import net.tcpmssd.cli.Options;
 import net.tcpmssd.mss.MssSource;
+import net.tcpmssd.mss.PathMss;
 import net.tcpmssd.packet.MaxMss;
 import net.tcpmssd.packet.MssClamp;
 import net.tcpmssd.packet.Outcome;
@@ -35,14 +34,13 @@ public final class Daemon {
     /** Every bound queue; read by signal and metrics threads, so guarded by itself. */
     private final List<QueueState> queues = new ArrayList<>();
     private boolean queuesOpen = true; // guarded by queues: false once they are being closed
-    private RoutingChanges routingChanges;
+    /** --pmtu: the MSS of each SYN's own path; null otherwise. */
+    private volatile PathMss paths;
 
-    /** One queue and what its thread keeps for itself: its counters and, with --pmtu, its route cache. */
+    /** One queue and what its thread keeps for itself: its counters. */
     private static final class QueueState {
         final Counters counters = new Counters();
         NfQueue queue;
-        Routes routes;
-        long routingGeneration = -1;
     }
     private volatile MaxMss max;
     private volatile boolean stopping;
@@ -74,7 +72,7 @@ public final class Daemon {
                 case MssSource.InterfaceMtu(String name) -> monitor = followInterface(name);
                 case MssSource.FixedMtu(int mtu) -> max = MaxMss.forMtu(mtu);
                 case MssSource.FixedMss(int mss) -> max = new MaxMss(mss, mss);
-                case MssSource.PathMtu() -> routingChanges = RoutingChanges.start();
+                case MssSource.PathMtu() -> paths = PathMss.start(log::info, log::warning);
             }
             for (int i = 0; i < options.queues(); i++) {
                 bind(options.queue() + i);
@@ -101,9 +99,6 @@ public final class Daemon {
             }
             for (QueueState state : queues) {
                 state.queue.close(); // unbind: the kernel forgets us at once, not when the socket is reaped
-                if (state.routes != null) {
-                    state.routes.close();
-                }
             }
             if (pidfile != null) {
                 pidfile.close();
@@ -111,8 +106,8 @@ public final class Daemon {
             if (monitor != null) {
                 monitor.close();
             }
-            if (routingChanges != null) {
-                routingChanges.close();
+            if (paths != null) {
+                paths.close();
             }
         }
         if (options.verbose()) {
@@ -178,7 +173,8 @@ public final class Daemon {
 
     /** The per-packet decision: direction first (SPEC §2), then the core (SPEC §4). */
     private boolean handle(QueuedPacket packet, QueueState state) {
-        MaxMss max = state.routes == null ? this.max : pathMaxMss(packet, state);
+        MaxMss max = paths == null ? this.max
+                : paths.maxMss(packet.buffer(), packet.offset(), packet.length(), packet.inInterface(), packet.outInterface());
         Outcome outcome = packet.incoming() && !options.bothDirections()
                 ? Outcome.INCOMING
                 : MssClamp.clamp(packet.buffer(), packet.offset(), packet.length(), max, observer);
@@ -196,47 +192,12 @@ public final class Daemon {
         return outcome.changesPacket();
     }
 
-    /**
-     * --pmtu, as iptables' --clamp-mss-to-pmtu: the smaller of the MTUs toward the destination
-     * and back toward the source, each from the route the kernel would use (its MTU metric, or
-     * its interface's MTU). A direction without a route sets no limit.
-     */
-    private MaxMss pathMaxMss(QueuedPacket packet, QueueState state) {
-        long generation = routingChanges.generation();
-        if (generation != state.routingGeneration) {
-            state.routes.forget();
-            state.routingGeneration = generation;
-        }
-        boolean ipv6 = packet.ipVersion() == 6;
-        int addressLength = ipv6 ? 16 : 4;
-        long source = packet.offset() + (ipv6 ? 8 : 12);
-        long destination = source + addressLength;
-        if (packet.length() < destination - packet.offset() + addressLength) {
-            return MaxMss.forMtu(Options.MAX_MTU); // too short to carry addresses: the core will say so
-        }
-        try {
-            int toward = state.routes.mtuToward(packet.buffer(), destination, addressLength);
-            int back = state.routes.mtuToward(packet.buffer(), source, addressLength);
-            int mtu = Math.min(toward > 0 ? toward : Options.MAX_MTU, back > 0 ? back : Options.MAX_MTU);
-            return MaxMss.forMtu(mtu);
-        } catch (ErrnoException e) {
-            log.warning("route lookup: " + e.getMessage());
-            return MaxMss.forMtu(Options.MAX_MTU);
-        }
-    }
-
     private void bind(int number) throws StartupException, ErrnoException {
         QueueState state = new QueueState();
-        if (routingChanges != null) {
-            state.routes = new Routes(); // before the queue: packets may come while it binds
-        }
         try {
             state.queue = NfQueue.open(number, options.queueLength(), SOCKET_BUFFER, packet -> handle(packet, state),
                     e -> log.warning("queue " + number + ": " + e.getMessage()));
         } catch (ErrnoException e) {
-            if (state.routes != null) {
-                state.routes.close();
-            }
             throw bindFailure(number, e);
         }
         synchronized (queues) {
@@ -285,8 +246,12 @@ public final class Daemon {
         }
     }
 
-    /** SIGHUP: read the interface's MTU again and log the result. */
+    /** SIGHUP: read the interface's MTU (or with --pmtu the routes) again and log the result. */
     private void reread() {
+        if (paths != null) {
+            paths.reread();
+            return;
+        }
         if (max == null) {
             return; // still starting: the MTU is being read right now
         }
