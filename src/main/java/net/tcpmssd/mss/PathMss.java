@@ -191,8 +191,8 @@ public final class PathMss implements AutoCloseable {
             StringBuilder what = new StringBuilder();
             for (int version : new int[] {4, 6}) {
                 if (!table.complete(version)) {
-                    what.append(what.isEmpty() ? "" : "; ").append("IPv").append(version)
-                            .append(" routes beyond ").append(RouteTable.ROUTE_LIMIT).append(" left out");
+                    what.append(what.isEmpty() ? "" : "; ").append("more than ").append(RouteTable.ROUTE_LIMIT)
+                            .append(" IPv").append(version).append(" routes, too many to follow");
                 }
             }
             if (!table.linksComplete()) {

@@ -111,6 +111,7 @@ public final class RouteMirror implements AutoCloseable {
             mirror.close();
             throw failure;
         }
+        listener.read(mirror.current, null, false);
         mirror.thread.start();
         return mirror;
     }
@@ -144,7 +145,14 @@ public final class RouteMirror implements AutoCloseable {
             if ((due || asked) && System.nanoTime() - nextAllowed >= 0) {
                 boolean wasAsked = asked;
                 asked = false;
-                refresh(wasAsked, true);
+                try {
+                    refresh(wasAsked, true);
+                } catch (RuntimeException e) {
+                    // A message misread must not end this thread: the table would never change again.
+                    due = true;
+                    nextAllowed = System.nanoTime() + MIN_GAP.toNanos() * 10;
+                    listener.failed(new ErrnoException("rtnetlink dump: " + e, EPROTO));
+                }
             }
         }
     }
@@ -218,12 +226,7 @@ public final class RouteMirror implements AutoCloseable {
                         int error = length >= Netlink.HEADER + 4 ? -Netlink.u32(buffer, at + Netlink.HEADER) : EPROTO;
                         throw new ErrnoException("rtnetlink dump", error);
                     }
-                    case Links.RTM_NEWLINK -> {
-                        Link link = Links.parse(buffer, at);
-                        if (link != null) {
-                            builder.link(link.index(), link.mtu());
-                        }
-                    }
+                    case Links.RTM_NEWLINK -> addLink(buffer, at, length, builder);
                     case RTM_NEWROUTE -> addRoute(buffer, at, length, builder);
                     default -> { }
                 }
@@ -305,6 +308,26 @@ public final class RouteMirror implements AutoCloseable {
             a += Netlink.align(size);
         }
         builder.route(addressLength == 4 ? 4 : 6, table, high, low, destinationLength, priority, kind, metricMtu, devices);
+    }
+
+    /** Adds the interface of the RTM_NEWLINK message at {@code at}: its index and IFLA_MTU. */
+    static void addLink(MemorySegment m, long at, int length, RouteTable.Builder builder) {
+        if (length < Netlink.HEADER + Links.IFINFOMSG) {
+            return;
+        }
+        int index = Netlink.u32(m, at + Netlink.HEADER + 4);
+        long end = at + length;
+        for (long a = at + Netlink.HEADER + Links.IFINFOMSG; a + Netlink.ATTRIBUTE_HEADER <= end; ) {
+            int size = Netlink.u16(m, a);
+            if (size < Netlink.ATTRIBUTE_HEADER || a + size > end) {
+                return;
+            }
+            if ((Netlink.u16(m, a + 2) & Netlink.ATTRIBUTE_TYPE_MASK) == Links.IFLA_MTU && size >= Netlink.ATTRIBUTE_HEADER + 4) {
+                builder.link(index, Netlink.u32(m, a + Netlink.ATTRIBUTE_HEADER));
+                return;
+            }
+            a += Netlink.align(size);
+        }
     }
 
     /** RTAX_MTU from the nested RTA_METRICS, 0 if absent. */

@@ -13,18 +13,22 @@ import java.util.List;
  * queue threads read it without locks, and no packet ever adds to it.
  *
  * <p>Bounded: at most {@link #ROUTE_LIMIT} routes per IP version and {@link #LINK_LIMIT}
- * interfaces. What does not fit is left out and the table says it is incomplete
- * ({@link #complete}), so that nobody trusts a longest match that a missing, more specific route
- * would have beaten.
+ * interfaces. An IP version with more routes keeps none and says it is incomplete
+ * ({@link #complete}): a longest match that a missing, more specific route would have beaten is
+ * not to be trusted. Interfaces beyond the bound are left out.
  *
  * <p>Addresses are 128-bit keys in two longs, most significant bits first; an IPv4 address takes
  * the top 32 bits of {@code high}, so one search serves both versions.
  */
 public final class RouteTable {
 
-    /** Routes kept per IP version, over the three tables. */
-    public static final int ROUTE_LIMIT = 65_536;
-    /** Interfaces kept. */
+    /**
+     * Routes kept per IP version, over the three tables: far more than a router without a full
+     * BGP table has, and small enough that building a table at the bound stays within the
+     * daemon's memory target (BENCHMARKS.md).
+     */
+    public static final int ROUTE_LIMIT = 16_384;
+    /** Interfaces kept: eight bytes each, so a PPPoE concentrator's sessions fit. */
     public static final int LINK_LIMIT = 65_536;
     /** Devices kept per multipath route (the kernel allows more; the first ones are kept). */
     public static final int NEXTHOP_LIMIT = 16;
@@ -245,7 +249,9 @@ public final class RouteTable {
 
         private final Family ipv4 = new Family();
         private final Family ipv6 = new Family();
-        private final List<int[]> links = new ArrayList<>();
+        private int[] linkIndexes = new int[64];
+        private int[] linkMtus = new int[64];
+        private int linkCount;
         private boolean linksComplete = true;
 
         /**
@@ -261,8 +267,11 @@ public final class RouteTable {
                 return this;
             }
             Family family = version == 6 ? ipv6 : ipv4;
+            if (!family.complete) {
+                return this;
+            }
             if (family.routes.size() >= ROUTE_LIMIT) {
-                family.complete = false;
+                incomplete(version);
                 return this;
             }
             int[] kept = devices.length > NEXTHOP_LIMIT ? Arrays.copyOf(devices, NEXTHOP_LIMIT) : devices.clone();
@@ -272,17 +281,24 @@ public final class RouteTable {
         }
 
         public Builder link(int index, int mtu) {
-            if (links.size() >= LINK_LIMIT) {
+            if (linkCount >= LINK_LIMIT) {
                 linksComplete = false;
-            } else {
-                links.add(new int[] {index, mtu});
+                return this;
             }
+            if (linkCount == linkIndexes.length) {
+                linkIndexes = Arrays.copyOf(linkIndexes, linkCount * 2);
+                linkMtus = Arrays.copyOf(linkMtus, linkCount * 2);
+            }
+            linkIndexes[linkCount] = index;
+            linkMtus[linkCount++] = mtu;
             return this;
         }
 
         /** Routes of this IP version could not be read: no longest match is to be trusted. */
         public Builder incomplete(int version) {
-            (version == 6 ? ipv6 : ipv4).complete = false;
+            Family family = version == 6 ? ipv6 : ipv4;
+            family.complete = false;
+            family.routes.clear(); // never searched: free them now, not after the dump
             return this;
         }
 
@@ -296,17 +312,24 @@ public final class RouteTable {
         }
 
         public RouteTable build() {
-            links.sort(Comparator.comparingInt(l -> l[0]));
-            int[] indexes = new int[links.size()];
-            int[] mtus = new int[links.size()];
+            // Sorted by index, then by the order they were told in, packed in one long each.
+            long[] sorted = new long[linkCount];
+            for (int i = 0; i < linkCount; i++) {
+                sorted[i] = (long) linkIndexes[i] << 32 | i;
+            }
+            Arrays.sort(sorted);
+            int[] indexes = new int[linkCount];
+            int[] mtus = new int[linkCount];
             int n = 0;
-            for (int[] link : links) {
-                if (n > 0 && indexes[n - 1] == link[0]) {
-                    mtus[n - 1] = link[1]; // the later word on an interface counts
+            for (long link : sorted) {
+                int index = (int) (link >>> 32);
+                int mtu = linkMtus[(int) link];
+                if (n > 0 && indexes[n - 1] == index) {
+                    mtus[n - 1] = mtu; // one interface told twice: the later word counts
                     continue;
                 }
-                indexes[n] = link[0];
-                mtus[n++] = link[1];
+                indexes[n] = index;
+                mtus[n++] = mtu;
             }
             return new RouteTable(prefixes(ipv4), prefixes(ipv6), Arrays.copyOf(indexes, n), Arrays.copyOf(mtus, n), linksComplete);
         }

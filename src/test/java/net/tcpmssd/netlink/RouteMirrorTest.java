@@ -187,4 +187,20 @@ class RouteMirrorTest {
         assertThat(read(broken).routes(4)).isZero();
         assertThat(read(message.asSlice(0, Netlink.HEADER + 8)).routes(4)).as("shorter than its rtmsg").isZero();
     }
+
+    @Test
+    void anInterfaceByItsIndexAndMtu() {
+        Netlink.Writer w = new Netlink.Writer(arena.allocate(256, 8));
+        w.begin(Links.RTM_NEWLINK, 2, 7);
+        w.u32(0).u32(42).u32(0).u32(0); // family, type; index 42; flags; change
+        w.attributeString(Links.IFLA_IFNAME, "ppp0");
+        w.beginAttribute(Links.IFLA_MTU).u32(1492).endAttribute();
+        w.end();
+        RouteTable.Builder b = new RouteTable.Builder();
+        RouteMirror.addLink(w.buffer(), 0, w.length(), b);
+        RouteMirror.addLink(w.buffer(), 0, Netlink.HEADER + 8, b); // cut short: nothing
+        RouteTable t = b.build();
+        assertThat(t.linkMtu(42)).isEqualTo(1492);
+        assertThat(t.links()).isOne();
+    }
 }

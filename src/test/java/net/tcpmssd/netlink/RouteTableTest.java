@@ -163,7 +163,9 @@ class RouteTableTest {
         b.route(6, MAIN, 0x20010db9_00000000L, 0, 64, 0, Kind.FORWARD, 0, new int[] {2});
         RouteTable over = b.build();
         assertThat(over.complete(6)).as("one beyond").isFalse();
-        assertThat(over.routes(6)).isEqualTo(RouteTable.ROUTE_LIMIT);
+        assertThat(over.routes(6)).as("none kept: none would be searched").isZero();
+        long[] k = key("2001:db8::");
+        assertThat(over.find(6, k[0], k[1])).isEqualTo(RouteTable.NO_ROUTE);
         assertThat(over.complete(4)).as("the other version is not concerned").isTrue();
         assertThat(RouteTable.unknown().complete(4)).isFalse();
         assertThat(RouteTable.unknown().complete(6)).isFalse();
