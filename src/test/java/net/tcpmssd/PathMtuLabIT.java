@@ -219,7 +219,7 @@ class PathMtuLabIT {
 
     /**
      * {@code count} SYNs to the server from the client's eth0, each from a random source address
-     * (trafgen draws it per packet and computes both checksums), paced by a 20 µs gap (what the shared lab machine manages is less).
+     * (trafgen draws it per packet and computes both checksums), paced by trafgen's 20 µs gap.
      */
     private void sendFlood(Family f, int count) throws IOException {
         boolean v4 = f == Family.IPV4;

@@ -29,6 +29,8 @@ import net.tcpmssd.packet.MaxMss;
  * <li>When the table left routes of the packet's IP version out (more than
  *     {@link RouteTable#ROUTE_LIMIT}, or a dump failed), the fallback: the MTU of the interface
  *     the packet leaves by, else (queued before routing, with -b) of the one it came in by.
+ * <li>A route whose interface the table does not know: on the way back, the interface the
+ *     packet came in by.
  * <li>An interface the table does not know (created since the last dump, or beyond
  *     {@link RouteTable#LINK_LIMIT}): the smallest MTU its IP version guarantees, 576 (RFC 791)
  *     or 1280 (RFC 8200), until the next dump.
@@ -96,7 +98,7 @@ public final class PathMss implements AutoCloseable {
         long source = offset + (version == 4 ? 12 : 8);
         long destination = source + (version == 4 ? 4 : 16);
         int toward = toward(table, version, high(packet, destination, version), low(packet, destination, version), out);
-        int back = back(table, version, high(packet, source, version), low(packet, source, version));
+        int back = back(table, version, high(packet, source, version), low(packet, source, version), in);
         return Math.min(toward, back);
     }
 
@@ -112,7 +114,7 @@ public final class PathMss implements AutoCloseable {
     private static int toward(RouteTable table, int version, long high, long low, int out) {
         int route = table.find(version, high, low);
         if (out <= 0) {
-            return routeMtu(table, version, route);
+            return routeMtu(table, version, route, 0);
         }
         if (route != RouteTable.NO_ROUTE && table.metricMtu(version, route) > 0 && table.leavesBy(version, route, out)) {
             return table.metricMtu(version, route);
@@ -120,12 +122,16 @@ public final class PathMss implements AutoCloseable {
         return interfaceMtu(table, version, out);
     }
 
-    /** The way back to the source: the route the kernel would take toward it. */
-    private static int back(RouteTable table, int version, long high, long low) {
-        return routeMtu(table, version, table.find(version, high, low));
+    /**
+     * The way back to the source: the route the kernel would take toward it; if the copy does not
+     * know that route's interface, the one the SYN came in by, from that source.
+     */
+    private static int back(RouteTable table, int version, long high, long low, int in) {
+        return routeMtu(table, version, table.find(version, high, low), in);
     }
 
-    private static int routeMtu(RouteTable table, int version, int route) {
+    /** A route's MTU; {@code otherwise} is the interface that counts if the route's own is unknown (0: none). */
+    private static int routeMtu(RouteTable table, int version, int route, int otherwise) {
         if (route == RouteTable.NO_ROUTE) {
             return NO_LIMIT;
         }
@@ -137,7 +143,7 @@ public final class PathMss implements AutoCloseable {
             return NO_LIMIT; // to this host: over lo
         }
         int device = table.deviceMtu(version, route);
-        return device > 0 ? Math.min(device, NO_LIMIT) : lastResort(version);
+        return device > 0 ? Math.min(device, NO_LIMIT) : interfaceMtu(table, version, otherwise);
     }
 
     private static int interfaceMtu(RouteTable table, int version, int ifindex) {

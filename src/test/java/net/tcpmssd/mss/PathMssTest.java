@@ -122,6 +122,9 @@ class PathMssTest {
         RouteTable unknownDevice = new RouteTable.Builder()
                 .route(4, MAIN, 0, 0, 0, 0, Kind.FORWARD, 0, new int[] {77}).build();
         assertThat(mtu(unknownDevice, SYN4, 0, 0)).isEqualTo(576);
+        RouteTable noDevice = new RouteTable.Builder().link(LAN, 1500)
+                .route(4, MAIN, 0, 0, 0, 0, Kind.FORWARD, 0, new int[0]).build();
+        assertThat(mtu(noDevice, SYN4, LAN, LAN)).as("back: the interface it came in by").isEqualTo(1500);
     }
 
     @Test
