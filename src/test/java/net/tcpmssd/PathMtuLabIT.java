@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import net.tcpmssd.lab.Lab;
@@ -86,6 +87,117 @@ class PathMtuLabIT {
             lab.sh(ROUTER, "ip route replace 203.0.113.99/32 dev alt0");
             assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("route mtu gone").isEqualTo(1360);
         }
+    }
+
+    /**
+     * The route mirror against the kernel: for addresses in and around routes of every kind the
+     * mirror models (more specific ones, mtu metrics locked and not, blackhole, unreachable,
+     * prohibit, throw, several metrics for one prefix, table default, local addresses), the MTU
+     * --pmtu takes toward each equals what {@code ip route get} shows (its mtu, else its
+     * device's; none for an error or lo). Multipath routes, where the kernel picks one next hop by
+     * hash, must be clamped to no more than the kernel's pick.
+     */
+    @Test
+    void theMirrorAgreesWithIpRouteGet() {
+        lab.sh(ROUTER, String.join(" && ",
+                "ip route add 203.0.113.64/26 dev alt0 mtu 1300",
+                "ip route add 203.0.113.96/27 dev alt0 mtu lock 1250",
+                "ip route add 203.0.113.100/32 dev wan0",
+                "ip route add blackhole 203.0.113.128/25",
+                "ip route add unreachable 203.0.113.16/28",
+                "ip route add prohibit 203.0.113.32/28",
+                "ip route add throw 203.0.113.48/28",
+                "ip route add 198.18.0.0/16 dev alt0 metric 100",
+                "ip route add 198.18.0.0/16 dev lan0 metric 50",
+                "ip route add 198.18.5.0/24 dev wan0 mtu 1200",
+                "ip route add 198.19.0.0/16 nexthop dev alt0 nexthop dev wan0",
+                "ip route add 192.0.2.128/25 dev alt0 table default",
+                "ip route add 203.0.113.48/29 dev alt0 table default", // where main's throw sends the search
+                "ip -6 route add 2001:db8:5::/48 dev alt0 mtu 1300",
+                "ip -6 route add 2001:db8:5:1::/64 dev wan0",
+                "ip -6 route add 2001:db8:5:1::8/125 dev lan0 mtu 1400",
+                "ip -6 route add unreachable 2001:db8:6::/48",
+                "ip -6 route add blackhole 2001:db8:7::/48",
+                "ip -6 route add prohibit 2001:db8:8::/48",
+                "ip -6 route add 2001:db8:9::/48 dev alt0 metric 100",
+                "ip -6 route add 2001:db8:9::/48 dev lan0 metric 50",
+                "ip -6 route add 2001:db8:a::/48 nexthop via 2001:db8:4::2 dev alt0 nexthop via 2001:db8:2::2 dev wan0"));
+        try {
+            java.util.Random random = new java.util.Random(11);
+            List<String> addresses = new ArrayList<>(List.of("192.0.2.1", "198.51.100.1", "127.0.0.1", "2001:db8:1::1", "::1",
+                    "203.0.113.48", "203.0.113.55", "203.0.113.56", "203.0.113.63", "203.0.113.64", "203.0.113.127", "203.0.113.128", "203.0.113.255", "203.0.113.0",
+                    "198.18.5.0", "198.18.5.255", "198.18.4.255", "2001:db8:5:1::7", "2001:db8:5:1::8", "2001:db8:5:1::f",
+                    "2001:db8:5:1::10"));
+            for (int i = 0; i < 60; i++) {
+                addresses.add("203.0.113." + random.nextInt(256));
+                addresses.add("198." + (18 + random.nextInt(2)) + "." + random.nextInt(256) + "." + random.nextInt(256));
+                addresses.add("192.0.2." + random.nextInt(256));
+                addresses.add(String.format("2001:db8:%x:%x::%x", random.nextInt(12), random.nextInt(3), random.nextInt(65536)));
+            }
+            Map<String, String> kernel = kernelRouteMtus(addresses);
+            Map<String, String> mirror = new java.util.HashMap<>();
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            List<String> probe = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
+                    Lab.ROOT.resolve("target/classes") + ":" + Lab.ROOT.resolve("target/test-classes"), "net.tcpmssd.mss.RouteProbe"));
+            probe.addAll(addresses);
+            for (String line : lab.host(ROUTER, probe.toArray(String[]::new)).orFail().stdout().split("\n")) {
+                String[] words = line.split(" ");
+                mirror.put(words[0], words[1]);
+            }
+            int multipath = 0;
+            for (String address : addresses) {
+                boolean hashed = address.startsWith("198.19.") || address.startsWith("2001:db8:a:");
+                if (hashed) {
+                    multipath++;
+                    assertThat(Integer.parseInt(mirror.get(address))).as("multipath %s: the smallest next hop, 1280", address)
+                            .isEqualTo(1280).isLessThanOrEqualTo(Integer.parseInt(kernel.get(address)));
+                } else {
+                    assertThat(mirror.get(address)).as("%s", address).isEqualTo(kernel.get(address));
+                }
+            }
+            System.out.printf("mirror vs ip route get: %d addresses agree, %d multipath clamped to their smallest next hop%n",
+                    addresses.size() - multipath, multipath);
+        } finally {
+            lab.host(ROUTER, "sh", "-c", "ip route flush 203.0.113.0/24 exact; ip route flush type blackhole; ip route flush type unreachable;"
+                    + " ip route flush type prohibit; ip route flush type throw; ip route flush 198.18.0.0/15;"
+                    + " ip route flush table default; ip -6 route flush type unreachable; ip -6 route flush type blackhole;"
+                    + " ip -6 route flush type prohibit; ip -6 route flush 2001:db8:5::/48; ip -6 route flush 2001:db8:9::/48;"
+                    + " ip -6 route flush 2001:db8:a::/48; ip route flush 203.0.113.64/26; ip route flush 203.0.113.96/27;"
+                    + " ip route del 203.0.113.100/32; ip -6 route flush 2001:db8:5:1::/64; true");
+        }
+    }
+
+    /** What {@code ip route get} says of each address: its mtu, else its device's; "none" for no route or lo. */
+    private Map<String, String> kernelRouteMtus(List<String> addresses) {
+        Map<String, Integer> deviceMtus = new java.util.HashMap<>();
+        for (String line : lab.sh(ROUTER, "ip -o link").split("\n")) {
+            Matcher m = Pattern.compile("^\\d+: ([^:@]+)[:@].* mtu (\\d+)").matcher(line);
+            if (m.find()) {
+                deviceMtus.put(m.group(1), Integer.parseInt(m.group(2)));
+            }
+        }
+        String out = lab.sh(ROUTER, "for a in " + String.join(" ", addresses) + "; do echo \"== $a\"; ip route get $a 2>&1; done");
+        Map<String, String> mtus = new java.util.HashMap<>();
+        for (String block : out.split("== ")) {
+            if (block.isBlank()) {
+                continue;
+            }
+            String address = block.substring(0, block.indexOf('\n'));
+            String answer = block.substring(block.indexOf('\n') + 1);
+            Matcher mtu = Pattern.compile("mtu (?:lock )?(\\d+)").matcher(answer);
+            Matcher dev = Pattern.compile(" dev (\\S+)").matcher(answer);
+            String value;
+            if (answer.startsWith("RTNETLINK answers") || answer.startsWith("local ") || !dev.find()) {
+                value = "none";
+            } else if (mtu.find()) {
+                value = mtu.group(1);
+            } else {
+                int device = deviceMtus.get(dev.group(1));
+                value = device >= 65535 ? "none" : Integer.toString(device);
+            }
+            mtus.put(address, value);
+        }
+        return mtus;
     }
 
     /** Issue 11, finding 10: SIGHUP under --pmtu reads the routes again and says what it read. */

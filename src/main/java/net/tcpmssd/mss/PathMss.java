@@ -126,7 +126,7 @@ public final class PathMss implements AutoCloseable {
      * The way back to the source: the route the kernel would take toward it; if the copy does not
      * know that route's interface, the one the SYN came in by, from that source.
      */
-    private static int back(RouteTable table, int version, long high, long low, int in) {
+    static int back(RouteTable table, int version, long high, long low, int in) {
         return routeMtu(table, version, table.find(version, high, low), in);
     }
 
