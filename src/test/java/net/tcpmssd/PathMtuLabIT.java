@@ -24,6 +24,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import net.tcpmssd.netlink.RouteMirror;
 import net.tcpmssd.netlink.RouteTable;
 import net.tcpmssd.packet.TestPacket;
 
@@ -86,6 +87,8 @@ class PathMtuLabIT {
             assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("route mtu 1300").isEqualTo(1260);
             lab.sh(ROUTER, "ip route replace 203.0.113.99/32 dev alt0");
             assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("route mtu gone").isEqualTo(1360);
+            lab.sh(ROUTER, "ip link set alt0 mtu 1350");
+            assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("alt0's MTU now 1350").isEqualTo(1310);
         }
     }
 
@@ -212,6 +215,38 @@ class PathMtuLabIT {
             lab.sh(null, "kill -HUP " + daemon.process().pid());
             Lab.awaitLog(daemon.logFile(), "--pmtu: routes re-read: " + (before + 1) + " IPv4, ", Duration.ofSeconds(5));
             assertThat(daemon.process().isAlive()).isTrue();
+        }
+    }
+
+    /**
+     * Netlink traffic follows the routing table, bounded: 20,000 route changes (10,000 routes
+     * added and deleted again) make at most one dump per 100 ms, and the last state is read.
+     */
+    @Test
+    void aStormOfRouteChangesIsCoalescedIntoFewDumps() throws Exception {
+        Path pidfile = lab.scratch().resolve("churn.pid");
+        try (Tcpmssd daemon = Tcpmssd.start(lab, 100, "--foreground", "--pidfile", pidfile.toString(), "-p", "100", "--pmtu")) {
+            StringBuilder batch = new StringBuilder();
+            for (int i = 0; i < 10_000; i++) {
+                String prefix = "198." + (18 + (i >> 16)) + "." + ((i >> 8) & 0xff) + "." + (i & 0xff) + "/32";
+                batch.append("route add ").append(prefix).append(" dev alt0\nroute del ").append(prefix).append(" dev alt0\n");
+            }
+            Path file = lab.scratch().resolve("churn.batch");
+            Files.writeString(file, batch);
+            lab.sh(ROUTER, "ip route replace 203.0.113.99/32 dev alt0 mtu 1300");
+            long started = System.nanoTime();
+            lab.sh(ROUTER, "ip -batch " + file + " && ip route replace 203.0.113.99/32 dev alt0 mtu 1320");
+            Lab.pause(500); // the last dump, after the last change
+            long elapsedMillis = (System.nanoTime() - started) / 1_000_000;
+            lab.sh(null, "kill -HUP " + daemon.process().pid());
+            Lab.awaitLog(daemon.logFile(), "; read ", Duration.ofSeconds(5));
+            Matcher m = Pattern.compile("read (\\d+) times since the start").matcher(daemon.log());
+            assertThat(m.find()).isTrue();
+            long reads = Long.parseLong(m.group(1)) - 2; // less the first one and SIGHUP's own
+            System.out.printf("route churn: 20,002 changes in %d ms, %d dumps%n", elapsedMillis, reads);
+            assertThat(reads).as("dumps for 20,002 changes in %d ms", elapsedMillis).isGreaterThanOrEqualTo(1)
+                    .isLessThanOrEqualTo(3 + elapsedMillis / RouteMirror.MIN_GAP.toMillis());
+            assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("the last change counts").isEqualTo(1280);
         }
     }
 

@@ -172,7 +172,7 @@ public final class PathMss implements AutoCloseable {
         }
 
         @Override
-        public void read(RouteTable table, ErrnoException failure, boolean asked) {
+        public void read(RouteTable table, ErrnoException failure, boolean asked, long reads) {
             String now = failure != null ? "reading routes failed (" + failure.getMessage() + ")" : incomplete(table);
             if (!now.equals(trouble)) {
                 if (now.isEmpty()) {
@@ -184,7 +184,7 @@ public final class PathMss implements AutoCloseable {
             }
             if (asked) {
                 info.accept("--pmtu: routes re-read: " + table.routes(4) + " IPv4, " + table.routes(6) + " IPv6, "
-                        + table.links() + " interfaces");
+                        + table.links() + " interfaces; read " + reads + " times since the start");
             }
         }
 

@@ -25,6 +25,8 @@ public final class RouteMirror implements AutoCloseable {
     /** The shortest time from one dump's end to the next one's start. */
     public static final Duration MIN_GAP = Duration.ofMillis(100);
     private static final Duration DUMP_TIMEOUT = Duration.ofSeconds(1);
+    /** Datagrams of notifications read at once before a dump that is due. */
+    private static final int DRAIN_LIMIT = 1024;
 
     static final int RTM_NEWROUTE = 24;
     static final int RTM_GETROUTE = 26;
@@ -54,10 +56,11 @@ public final class RouteMirror implements AutoCloseable {
     /** Told on the mirror's thread (and, for the first dump, on the one that starts it). */
     public interface Listener {
         /**
-         * A new table is in force; {@code failure} if a dump failed (the table then says which
-         * IP versions it could not read); {@code asked} if {@link #reread} asked for it.
+         * A new table is in force, the {@code reads}th since the start; {@code failure} if a dump
+         * failed (the table then says which IP versions it could not read); {@code asked} if
+         * {@link #reread} asked for it.
          */
-        void read(RouteTable table, ErrnoException failure, boolean asked);
+        void read(RouteTable table, ErrnoException failure, boolean asked, long reads);
 
         /** Listening for changes failed (other than by losing some, which just brings a dump). */
         void failed(ErrnoException error);
@@ -78,6 +81,7 @@ public final class RouteMirror implements AutoCloseable {
     private boolean interrupted; // a dump saw NLM_F_DUMP_INTR: the table changed while it ran
     private long nextAllowed;
     private int sequence;
+    private long reads;
 
     private RouteMirror(Listener listener, NetlinkSocket notifications, NetlinkSocket requests) {
         this.listener = listener;
@@ -111,7 +115,7 @@ public final class RouteMirror implements AutoCloseable {
             mirror.close();
             throw failure;
         }
-        listener.read(mirror.current, null, false);
+        listener.read(mirror.current, null, false, mirror.reads);
         mirror.thread.start();
         return mirror;
     }
@@ -131,8 +135,10 @@ public final class RouteMirror implements AutoCloseable {
             try {
                 if (notifications.receive(buffer, 0, false) > 0) {
                     due = true;
-                    while (notifications.receive(buffer, 0, true) > 0) {
-                        // the rest of a burst of notifications: one dump answers them all
+                    // The rest of a burst: one dump answers them all. Bounded, so that changes
+                    // that never stop do not hold the dump off for ever.
+                    for (int i = 0; i < DRAIN_LIMIT && notifications.receive(buffer, 0, true) > 0; i++) {
+                        // read and passed over: the dump tells all
                     }
                 }
             } catch (ErrnoException e) {
@@ -182,13 +188,14 @@ public final class RouteMirror implements AutoCloseable {
             }
         }
         current = builder.build();
+        reads++;
         long took = System.nanoTime() - start;
         nextAllowed = System.nanoTime() + Math.max(MIN_GAP.toNanos(), 9 * took);
         if (interrupted || failure != null) {
             due = true; // try again once the gap has passed
         }
         if (report) {
-            listener.read(current, failure, wasAsked);
+            listener.read(current, failure, wasAsked, reads);
         }
         return failure;
     }

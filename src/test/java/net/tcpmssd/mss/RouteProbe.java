@@ -16,7 +16,7 @@ public final class RouteProbe {
     public static void main(String[] args) throws Exception {
         try (RouteMirror mirror = RouteMirror.start(new RouteMirror.Listener() {
             @Override
-            public void read(RouteTable table, ErrnoException failure, boolean asked) {}
+            public void read(RouteTable table, ErrnoException failure, boolean asked, long reads) {}
 
             @Override
             public void failed(ErrnoException error) {}
