@@ -149,4 +149,23 @@ class PathMssTest {
         }
         assertThat(t.routes(6)).isEqualTo(2);
     }
+
+    @Test
+    void theDecisionAllocatesNothingPerPacket() {
+        RouteTable t = lab().route(4, MAIN, high("203.0.113.0"), 0, 24, 0, Kind.FORWARD, 1200, new int[] {WAN}).build();
+        MemorySegment v4 = MemorySegment.ofArray(SYN4);
+        MemorySegment v6 = MemorySegment.ofArray(SYN6);
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long sum = 0;
+        for (int i = 0; i < 20_000; i++) { // warm up, so that what is measured is the steady state
+            sum += PathMss.pathMtu(t, v4, 0, SYN4.length, LAN, WAN) + PathMss.pathMtu(t, v6, 0, SYN6.length, LAN, WAN);
+        }
+        long before = threads.getCurrentThreadAllocatedBytes();
+        for (int i = 0; i < 100_000; i++) {
+            sum += PathMss.pathMtu(t, v4, 0, SYN4.length, LAN, WAN) + PathMss.pathMtu(t, v6, 0, SYN6.length, LAN, WAN);
+        }
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        assertThat(sum).isPositive();
+        assertThat(allocated).as("bytes allocated by 200,000 decisions").isLessThan(10_000);
+    }
 }
