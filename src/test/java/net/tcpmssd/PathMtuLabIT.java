@@ -102,33 +102,37 @@ class PathMtuLabIT {
      */
     @Test
     void theMirrorAgreesWithIpRouteGet() {
-        lab.sh(ROUTER, String.join(" && ",
-                "ip route add 203.0.113.64/26 dev alt0 mtu 1300",
-                "ip route add 203.0.113.96/27 dev alt0 mtu lock 1250",
-                "ip route add 203.0.113.100/32 dev wan0",
-                "ip route add blackhole 203.0.113.128/25",
-                "ip route add unreachable 203.0.113.16/28",
-                "ip route add prohibit 203.0.113.32/28",
-                "ip route add throw 203.0.113.48/28",
-                "ip route add 198.18.0.0/16 dev alt0 metric 100",
-                "ip route add 198.18.0.0/16 dev lan0 metric 50",
-                "ip route add 198.18.5.0/24 dev wan0 mtu 1200",
-                "ip route add 198.19.0.0/16 nexthop dev alt0 nexthop dev wan0",
-                "ip route add 192.0.2.128/25 dev alt0 table default",
-                "ip route add 203.0.113.48/29 dev alt0 table default", // where main's throw sends the search
-                "ip -6 route add 2001:db8:5::/48 dev alt0 mtu 1300",
-                "ip -6 route add 2001:db8:5:1::/64 dev wan0",
-                "ip -6 route add 2001:db8:5:1::8/125 dev lan0 mtu 1400",
-                "ip -6 route add unreachable 2001:db8:6::/48",
-                "ip -6 route add blackhole 2001:db8:7::/48",
-                "ip -6 route add prohibit 2001:db8:8::/48",
-                "ip -6 route add 2001:db8:9::/48 dev alt0 metric 100",
-                "ip -6 route add 2001:db8:9::/48 dev lan0 metric 50",
-                "ip -6 route add 2001:db8:a::/48 nexthop via 2001:db8:4::2 dev alt0 nexthop via 2001:db8:2::2 dev wan0"));
+        int before = ipv4Routes();
+        // Each as "[-6 ]route SPEC", added with "ip ... add" and taken away with "ip ... del".
+        List<String> routes = List.of(
+                "route 203.0.113.64/26 dev alt0 mtu 1300",
+                "route 203.0.113.96/27 dev alt0 mtu lock 1250",
+                "route 203.0.113.100/32 dev wan0",
+                "route blackhole 203.0.113.128/25",
+                "route unreachable 203.0.113.16/28",
+                "route prohibit 203.0.113.32/28",
+                "route throw 203.0.113.48/28",
+                "route 198.18.0.0/16 dev alt0 metric 100",
+                "route 198.18.0.0/16 dev lan0 metric 50",
+                "route 198.18.5.0/24 dev wan0 mtu 1200",
+                "route 198.19.0.0/16 nexthop dev alt0 nexthop dev wan0",
+                "route 192.0.2.128/25 dev alt0 table default",
+                "route 203.0.113.48/29 dev alt0 table default", // where main's throw sends the search
+                "-6 route 2001:db8:5::/48 dev alt0 mtu 1300",
+                "-6 route 2001:db8:5:1::/64 dev wan0",
+                "-6 route 2001:db8:5:1::8/125 dev lan0 mtu 1400",
+                "-6 route unreachable 2001:db8:6::/48",
+                "-6 route blackhole 2001:db8:7::/48",
+                "-6 route prohibit 2001:db8:8::/48",
+                "-6 route 2001:db8:9::/48 dev alt0 metric 100",
+                "-6 route 2001:db8:9::/48 dev lan0 metric 50",
+                "-6 route 2001:db8:a::/48 nexthop via 2001:db8:4::2 dev alt0 nexthop via 2001:db8:2::2 dev wan0");
+        lab.sh(ROUTER, String.join(" && ", routes.stream().map(r -> "ip " + r.replaceFirst("route ", "route add ")).toList()));
         try {
             java.util.Random random = new java.util.Random(11);
             List<String> addresses = new ArrayList<>(List.of("192.0.2.1", "198.51.100.1", "127.0.0.1", "2001:db8:1::1", "::1",
-                    "203.0.113.48", "203.0.113.55", "203.0.113.56", "203.0.113.63", "203.0.113.64", "203.0.113.127", "203.0.113.128", "203.0.113.255", "203.0.113.0",
+                    "203.0.113.48", "203.0.113.55", "203.0.113.56", "203.0.113.63", "203.0.113.64", "203.0.113.127",
+                    "203.0.113.128", "203.0.113.255", "203.0.113.0",
                     "198.18.5.0", "198.18.5.255", "198.18.4.255", "2001:db8:5:1::7", "2001:db8:5:1::8", "2001:db8:5:1::f",
                     "2001:db8:5:1::10"));
             for (int i = 0; i < 60; i++) {
@@ -161,13 +165,9 @@ class PathMtuLabIT {
             System.out.printf("mirror vs ip route get: %d addresses agree, %d multipath clamped to their smallest next hop%n",
                     addresses.size() - multipath, multipath);
         } finally {
-            lab.host(ROUTER, "sh", "-c", "ip route flush 203.0.113.0/24 exact; ip route flush type blackhole; ip route flush type unreachable;"
-                    + " ip route flush type prohibit; ip route flush type throw; ip route flush 198.18.0.0/15;"
-                    + " ip route flush table default; ip -6 route flush type unreachable; ip -6 route flush type blackhole;"
-                    + " ip -6 route flush type prohibit; ip -6 route flush 2001:db8:5::/48; ip -6 route flush 2001:db8:9::/48;"
-                    + " ip -6 route flush 2001:db8:a::/48; ip route flush 203.0.113.64/26; ip route flush 203.0.113.96/27;"
-                    + " ip route del 203.0.113.100/32; ip -6 route flush 2001:db8:5:1::/64; true");
+            lab.host(ROUTER, "sh", "-c", String.join("; ", routes.stream().map(r -> "ip " + r.replaceFirst("route ", "route del ")).toList()));
         }
+        assertThat(ipv4Routes()).as("the lab's routes as they were, for the tests after this one").isEqualTo(before);
     }
 
     /** What {@code ip route get} says of each address: its mtu, else its device's; "none" for no route or lo. */

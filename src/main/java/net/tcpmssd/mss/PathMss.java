@@ -26,9 +26,10 @@ import net.tcpmssd.packet.MaxMss;
  *     (NFQA_IFINDEX_OUTDEV, known from FORWARD on), policy rules and multipath included. A route
  *     metric counts only if the matched route leaves by that interface; otherwise that
  *     interface's MTU does.
- * <li>When the table left routes of the packet's IP version out (more than
- *     {@link RouteTable#ROUTE_LIMIT}, or a dump failed), the fallback: the MTU of the interface
- *     the packet leaves by, else (queued before routing, with -b) of the one it came in by.
+ * <li>When the table has too many routes of the packet's IP version to follow (more than
+ *     {@link RouteTable#ROUTE_LIMIT}), the fallback: the MTU of the interface the packet leaves
+ *     by, else (queued before routing, with -b) of the one it came in by. (A dump that fails
+ *     leaves the last table in force.)
  * <li>A route whose interface the table does not know: on the way back, the interface the
  *     packet came in by.
  * <li>An interface the table does not know (created since the last dump, or beyond
@@ -173,12 +174,14 @@ public final class PathMss implements AutoCloseable {
 
         @Override
         public void read(RouteTable table, ErrnoException failure, boolean asked, long reads) {
-            String now = failure != null ? "reading routes failed (" + failure.getMessage() + ")" : incomplete(table);
+            String now = failure != null
+                    ? "reading routes failed (" + failure.getMessage() + "); the routes last read stay in force"
+                    : incomplete(table);
             if (!now.equals(trouble)) {
                 if (now.isEmpty()) {
                     info.accept("--pmtu: all routes read again; clamping by route");
                 } else {
-                    warning.accept("--pmtu: " + now + "; SYNs concerned are clamped to the MTU of the interface they leave by");
+                    warning.accept("--pmtu: " + now);
                 }
                 trouble = now;
             }
@@ -198,7 +201,8 @@ public final class PathMss implements AutoCloseable {
             for (int version : new int[] {4, 6}) {
                 if (!table.complete(version)) {
                     what.append(what.isEmpty() ? "" : "; ").append("more than ").append(RouteTable.ROUTE_LIMIT)
-                            .append(" IPv").append(version).append(" routes, too many to follow");
+                            .append(" IPv").append(version).append(" routes, too many to follow; IPv").append(version)
+                            .append(" SYNs are clamped to the MTU of the interface they leave by");
                 }
             }
             if (!table.linksComplete()) {

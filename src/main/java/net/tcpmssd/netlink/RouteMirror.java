@@ -56,9 +56,9 @@ public final class RouteMirror implements AutoCloseable {
     /** Told on the mirror's thread (and, for the first dump, on the one that starts it). */
     public interface Listener {
         /**
-         * A new table is in force, the {@code reads}th since the start; {@code failure} if a dump
-         * failed (the table then says which IP versions it could not read); {@code asked} if
-         * {@link #reread} asked for it.
+         * A dump is done: {@code table} is in force, the {@code reads}th read since the start;
+         * {@code failure} if the dump failed (the table is then the last one read); {@code asked}
+         * if {@link #reread} asked for it.
          */
         void read(RouteTable table, ErrnoException failure, boolean asked, long reads);
 
@@ -68,7 +68,7 @@ public final class RouteMirror implements AutoCloseable {
 
     private final Listener listener;
     private final NetlinkSocket notifications;
-    private final NetlinkSocket requests;
+    private NetlinkSocket requests; // the mirror's thread alone (and the one that starts it, before)
     // Shared: the first dump runs on the starting thread, the rest on the mirror's own.
     private final Arena arena = Arena.ofShared();
     private final MemorySegment buffer = arena.allocate(64 * 1024, 8); // a dump datagram is at most 32 KiB
@@ -165,39 +165,59 @@ public final class RouteMirror implements AutoCloseable {
 
     /**
      * Dumps everything into a new table and puts it in force; tells the listener if
-     * {@code report}. Returns the failure of a dump, if one failed.
+     * {@code report}. A dump that failed, or that the kernel marks interrupted (the tables
+     * changed while it ran, so it may have missed some), leaves the last table in force: it was
+     * whole when it was read, and is read again once the gap has passed. The very first dump
+     * has no last table: an interrupted one is made again at once, a few times. Returns the
+     * failure, if a dump failed.
      */
     private ErrnoException refresh(boolean wasAsked, boolean report) {
         long start = System.nanoTime();
-        due = false;
-        interrupted = false;
-        RouteTable.Builder builder = new RouteTable.Builder();
         ErrnoException failure = null;
-        try {
-            dump(Links.RTM_GETLINK, 0, builder);
-        } catch (ErrnoException e) {
-            failure = e;
-            builder.incomplete(4).incomplete(6);
-        }
-        for (int version : new int[] {4, 6}) {
+        for (int attempt = 0; ; attempt++) {
+            due = false;
+            interrupted = false;
+            RouteTable.Builder builder = new RouteTable.Builder();
             try {
-                dump(RTM_GETROUTE, version == 4 ? AF_INET : AF_INET6, builder);
+                dump(Links.RTM_GETLINK, 0, builder);
+                dump(RTM_GETROUTE, AF_INET, builder);
+                dump(RTM_GETROUTE, AF_INET6, builder);
             } catch (ErrnoException e) {
                 failure = e;
-                builder.incomplete(version);
+                reopenRequests(); // a dump left half-read would answer the next request with EBUSY
+                due = true;
+                break;
             }
+            if (interrupted) {
+                due = true;
+                if (reads > 0) {
+                    break;
+                }
+                if (attempt < 3) {
+                    continue;
+                }
+            }
+            current = builder.build();
+            reads++;
+            break;
         }
-        current = builder.build();
-        reads++;
         long took = System.nanoTime() - start;
         nextAllowed = System.nanoTime() + Math.max(MIN_GAP.toNanos(), 9 * took);
-        if (interrupted || failure != null) {
-            due = true; // try again once the gap has passed
-        }
         if (report) {
             listener.read(current, failure, wasAsked, reads);
         }
         return failure;
+    }
+
+    private void reopenRequests() {
+        try {
+            NetlinkSocket fresh = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE);
+            fresh.setReceiveTimeout(DUMP_TIMEOUT);
+            requests.close();
+            requests = fresh;
+        } catch (ErrnoException e) {
+            // keep the old socket: its half-read dump ends once it is read through
+        }
     }
 
     /** One dump request and its multi-part answer, every message of it added to {@code builder}. */
@@ -212,11 +232,17 @@ public final class RouteMirror implements AutoCloseable {
         }
         request.end();
         requests.send(request.buffer(), request.length());
+        long lastData = System.nanoTime();
         while (true) {
             int used = requests.receive(buffer, 0, false);
             if (used == 0) {
-                throw new ErrnoException("rtnetlink dump", Libc.ETIMEDOUT);
+                // The receive timed out, or a signal cut it short (SO_RCVTIMEO makes it return EINTR).
+                if (System.nanoTime() - lastData >= DUMP_TIMEOUT.toNanos()) {
+                    throw new ErrnoException("rtnetlink dump", Libc.ETIMEDOUT);
+                }
+                continue;
             }
+            lastData = System.nanoTime();
             int length;
             for (long at = 0; (length = Netlink.wholeMessageLength(buffer, at, used)) > 0; at += Netlink.align(length)) {
                 if (Netlink.messageSequence(buffer, at) != seq) {

@@ -69,7 +69,7 @@ public final class RouteTable {
         this.linksComplete = linksComplete;
     }
 
-    /** A table that knows nothing and says it is incomplete: what a daemon has before its first dump. */
+    /** A table that knows nothing and says it is incomplete: what a mirror holds before its first dump. */
     public static RouteTable unknown() {
         Builder b = new Builder();
         b.ipv4.complete = false;
