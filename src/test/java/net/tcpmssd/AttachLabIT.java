@@ -13,10 +13,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import net.tcpmssd.attach.Attachment;
 import net.tcpmssd.attach.Hook;
 import net.tcpmssd.attach.TcxAttachment;
+import net.tcpmssd.lab.InNamespace;
 import net.tcpmssd.lab.Lab.Family;
 import net.tcpmssd.lab.Lab;
 import net.tcpmssd.lab.LabExtension;
@@ -64,7 +64,7 @@ class AttachLabIT {
                 return null;
             });
         }
-        lab.host(CLIENT, "nft", "delete", "table", "inet", "strip");
+        lab.clientSendsSynsWithMss();
     }
 
     private static int clientMss(Family f) {
@@ -129,15 +129,7 @@ class AttachLabIT {
             assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1300);
             assertThat(lab.mssAtServer(Family.IPV6)).isEqualTo(1300);
         }
-        // The client's kernel always sends an MSS: nftables on the client overwrites it with NOPs.
-        lab.sh(CLIENT, "nft -f - <<'EOF'\n"
-                + "table inet strip {\n"
-                + "  chain out {\n"
-                + "    type filter hook output priority mangle; policy accept;\n"
-                + "    tcp flags syn reset tcp option maxseg\n"
-                + "  }\n"
-                + "}\n"
-                + "EOF");
+        lab.clientSendsSynsWithoutMss();
         try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280")) {
             assertThat(lab.mssAtServer(Family.IPV4)).as("without --add-mss the SYN stays without").isEqualTo(-1);
         }
@@ -363,23 +355,6 @@ class AttachLabIT {
     }
 
     private <T> T inRouter(Callable<T> work) throws Exception {
-        AtomicReference<T> result = new AtomicReference<>();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread thread = new Thread(() -> {
-            try {
-                Libc.setns("/run/netns/" + lab.namespace(ROUTER), Libc.CLONE_NEWNET);
-                result.set(work.call());
-            } catch (Throwable t) {
-                failure.set(t);
-            }
-        }, "in router");
-        thread.start();
-        thread.join();
-        if (failure.get() instanceof Exception e) {
-            throw e;
-        } else if (failure.get() instanceof Error e) {
-            throw e;
-        }
-        return result.get();
+        return InNamespace.call(lab.namespace(ROUTER), work);
     }
 }

@@ -1,6 +1,5 @@
 package net.tcpmssd;
 
-import static net.tcpmssd.lab.Lab.CLIENT;
 import static net.tcpmssd.lab.Lab.ROUTER;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -30,7 +29,7 @@ class ExtensionsLabIT {
 
     @AfterEach
     void reset() {
-        lab.host(CLIENT, "nft", "delete", "table", "inet", "strip");
+        lab.clientSendsSynsWithMss();
     }
 
     @Test
@@ -42,21 +41,9 @@ class ExtensionsLabIT {
         }
     }
 
-    /** The client's kernel always sends an MSS: nftables on the client overwrites it with NOPs. */
-    private void clientSendsSynsWithoutMss() {
-        lab.sh(CLIENT, "nft -f - <<'EOF'\n"
-                + "table inet strip {\n"
-                + "  chain out {\n"
-                + "    type filter hook output priority mangle; policy accept;\n"
-                + "    tcp flags syn reset tcp option maxseg\n"
-                + "  }\n"
-                + "}\n"
-                + "EOF");
-    }
-
     @Test
     void addMssGivesSynsWithoutOneTheDefaultAndTheConnectionCarriesData() {
-        clientSendsSynsWithoutMss();
+        lab.clientSendsSynsWithoutMss();
         try (Tcpmssd daemon = Tcpmssd.start(lab, 100, "-v", "-p", "100", "-m", "1280")) {
             assertThat(lab.mssAtServer(Family.IPV4)).as("without --add-mss the SYN stays without").isEqualTo(-1);
         }

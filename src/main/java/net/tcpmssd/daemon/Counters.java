@@ -34,7 +34,7 @@ public final class Counters {
         Counters snapshot = new Counters();
         for (int version : new int[] {4, 6}) {
             for (Outcome o : OUTCOMES) {
-                snapshot.counts.set(family(version) * OUTCOMES.length + o.ordinal(), Math.max(0, source.count(version, o)));
+                snapshot.counts.set(index(version, o), Math.max(0, source.count(version, o)));
             }
         }
         return snapshot;
@@ -42,7 +42,7 @@ public final class Counters {
 
     /** Counts one packet whose first byte carried {@code ipVersion}. */
     void count(int ipVersion, Outcome outcome) {
-        int i = family(ipVersion) * OUTCOMES.length + outcome.ordinal();
+        int i = index(ipVersion, outcome);
         counts.setOpaque(i, counts.getPlain(i) + 1);
     }
 
@@ -65,7 +65,11 @@ public final class Counters {
     }
 
     long get(int ipVersion, Outcome outcome) {
-        return counts.getOpaque(family(ipVersion) * OUTCOMES.length + outcome.ordinal());
+        return counts.getOpaque(index(ipVersion, outcome));
+    }
+
+    private static int index(int ipVersion, Outcome outcome) {
+        return family(ipVersion) * OUTCOMES.length + outcome.ordinal();
     }
 
     private static int family(int ipVersion) {

@@ -290,8 +290,12 @@ public final class Daemon {
 
     /** The policy's maximum into the kernel's map: at start, and whenever the policy sets it anew. */
     private synchronized void writeMaximum() {
+        KernelDataPath path = kernel;
+        if (path == null) {
+            return; // stopping: the maps are let go
+        }
         try {
-            kernel.setMaxMss(policy.uniform());
+            path.setMaxMss(policy.uniform());
         } catch (ErrnoException e) {
             log.warning("can't write the maximum MSS into the kernel: " + e.getMessage());
         }

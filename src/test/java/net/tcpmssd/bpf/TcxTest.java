@@ -13,7 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicReference;
+import net.tcpmssd.lab.InNamespace;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
 import org.junit.jupiter.api.AfterAll;
@@ -209,24 +209,7 @@ class TcxTest {
     }
 
     private static <T> T inClient(Callable<T> work) throws Exception {
-        AtomicReference<T> result = new AtomicReference<>();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread thread = new Thread(() -> {
-            try {
-                Libc.setns("/run/netns/" + client, Libc.CLONE_NEWNET);
-                result.set(work.call());
-            } catch (Throwable t) {
-                failure.set(t);
-            }
-        }, "in " + client);
-        thread.start();
-        thread.join();
-        if (failure.get() instanceof Exception e) {
-            throw e;
-        } else if (failure.get() instanceof Error e) {
-            throw e;
-        }
-        return result.get();
+        return InNamespace.call(client, work);
     }
 
     /** Runs a command, returns its output; fails with its output if it exits non-zero. */

@@ -183,6 +183,23 @@ public final class Lab implements AutoCloseable {
         blackhole(false);
     }
 
+    /** The client's kernel always sends an MSS: nftables on the client overwrites it with NOPs (for --add-mss). */
+    public void clientSendsSynsWithoutMss() {
+        sh(CLIENT, "nft -f - <<'EOF'\n"
+                + "table inet strip {\n"
+                + "  chain out {\n"
+                + "    type filter hook output priority mangle; policy accept;\n"
+                + "    tcp flags syn reset tcp option maxseg\n"
+                + "  }\n"
+                + "}\n"
+                + "EOF");
+    }
+
+    /** Undoes {@link #clientSendsSynsWithoutMss}, if it was done. */
+    public void clientSendsSynsWithMss() {
+        host(CLIENT, "nft", "delete", "table", "inet", "strip");
+    }
+
     /** Removes every rule from the router's mangle table, both families. */
     public void flushRouterRules() {
         bothFamilies(ROUTER, "-t mangle -F");
