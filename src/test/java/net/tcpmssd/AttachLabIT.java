@@ -203,6 +203,40 @@ class AttachLabIT {
         assertThat(ours("wan0", Hook.EGRESS)).isEmpty();
     }
 
+    /**
+     * SPEC §7's crash and restart under load: a steady stream of connections while the daemon is
+     * SIGKILLed and another started, which replaces the program while SYNs flow; the server
+     * counts every SYN by its MSS (iptables' tcpmss match in its raw table).
+     */
+    @Test
+    void sigkillAndRestartDuringASteadySynStreamLeaveNoSynUnclamped() throws Exception {
+        lab.sh(Lab.SERVER, "iptables -t raw -A PREROUTING -p tcp --syn --dport 5001 -m tcpmss --mss 1240"
+                + " && iptables -t raw -A PREROUTING -p tcp --syn --dport 5001 -m tcpmss ! --mss 1240");
+        Tcpmssd first = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280");
+        lab.flushRouteCaches();
+        Path log = lab.scratch().resolve("steady-" + System.nanoTime() + ".txt");
+        Process stream = lab.spawn(CLIENT, log, "sh", "-c",
+                "for i in $(seq 100); do echo x | timeout 5 socat -t 2 - TCP4:203.0.113.2:5001; sleep 0.02; done");
+        Lab.awaitLog(log, "x\n".repeat(10), Duration.ofSeconds(10));
+        first.process().destroyForcibly();
+        assertThat(first.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
+        Lab.awaitLog(log, "x\n".repeat(20), Duration.ofSeconds(10));
+        try (Tcpmssd second = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280")) {
+            assertThat(stream.isAlive()).as("the stream still flowing when the new program went in").isTrue();
+            assertThat(stream.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(Files.readAllLines(log).stream().filter("x"::equals).count()).as("connections that carried their echo").isEqualTo(100);
+            String counters = lab.sh(Lab.SERVER, "iptables -t raw -L PREROUTING -nvx");
+            assertThat(synsCounted(counters, "tcpmss match 1240")).as("SYNs at MSS 1240").isGreaterThanOrEqualTo(100);
+            assertThat(synsCounted(counters, "tcpmss match !1240")).as("SYNs at any other MSS:\n%s", counters).isZero();
+            assertThat(ours("wan0", Hook.EGRESS)).hasSize(1);
+        }
+    }
+
+    private static long synsCounted(String rules, String match) {
+        return rules.lines().filter(line -> line.strip().endsWith(match)).mapToLong(line -> Long.parseLong(line.strip().split("\\s+")[0]))
+                .findFirst().orElseThrow(() -> new AssertionError("no rule \"" + match + "\" in\n" + rules));
+    }
+
     @Test
     void sigusr2StopsAndLeavesTheProgramClamping() throws Exception {
         Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280");
