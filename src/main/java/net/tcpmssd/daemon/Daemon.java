@@ -267,7 +267,7 @@ public final class Daemon {
                 served.add(Pidfile.acquire(lock, "lock file", pid -> new StartupException(target.name() + " is already served by pid " + pid)));
             }
         } catch (AttachException e) {
-            throw new StartupException(e.verifierLog() == null ? e.getMessage() : e.getMessage() + writeVerifierLog(e.verifierLog()));
+            throw new StartupException(e.verifierLog() == null ? e.getMessage() : e.getMessage() + writeVerifierLog(VERIFIER_LOG, e.verifierLog()));
         }
         policy.onChange(this::writeMaximum);
         synchronized (this) {
@@ -345,11 +345,13 @@ public final class Daemon {
         }
     }
 
-    /** The verifier's whole log into {@link #VERIFIER_LOG}; what to add to the error line. */
-    private static String writeVerifierLog(String text) {
+    /** The verifier's whole log into {@code path} (0600, never through a link); what to add to the error line. */
+    static String writeVerifierLog(Path path, String text) {
         try {
-            runDirectory();
-            int fd = OwnFile.open(VERIFIER_LOG, 0600, "verifier log");
+            if (path.getParent().equals(RUN_DIRECTORY)) {
+                runDirectory();
+            }
+            int fd = OwnFile.open(path, 0600, "verifier log");
             try {
                 Libc.fchmod(fd, 0600);
                 Libc.ftruncate(fd, 0);
@@ -357,7 +359,7 @@ public final class Daemon {
             } finally {
                 Libc.close(fd);
             }
-            return " (the verifier's log is in " + VERIFIER_LOG + ")";
+            return " (the verifier's log is in " + path + ")";
         } catch (StartupException | ErrnoException e) {
             return " (" + e.getMessage() + ")";
         }
