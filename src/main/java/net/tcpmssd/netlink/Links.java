@@ -39,7 +39,7 @@ public final class Links {
      * answer. Other messages on the socket (notifications, when it listens to them) go to
      * {@code others}: the answer is newer than any of them.
      */
-    static Optional<Link> ask(NetlinkSocket socket, Others others, String name, int index) throws ErrnoException {
+    static Optional<Link> ask(NetlinkChannel socket, Others others, String name, int index) throws ErrnoException {
         String what = name != null ? name : "interface " + index;
         try (Arena arena = Arena.ofConfined()) {
             // A link's reply is a few KiB (its stats and info nests); 64 KiB holds any.
