@@ -271,7 +271,7 @@ public final class NfQueue implements AutoCloseable {
             if (error == Messages.MALFORMED) {
                 malformed("error message without an errno");
             } else if (error != 0) {
-                errors.error(new ErrnoException("queue " + number, error));
+                errors.error(new ErrnoException("kernel", error)); // the listener names the queue
             }
         }
         return 0;
@@ -353,7 +353,7 @@ public final class NfQueue implements AutoCloseable {
         if (!malformedReported || now - lastMalformedReport >= 1_000_000_000L) {
             malformedReported = true;
             lastMalformedReport = now;
-            errors.error(new ErrnoException("queue " + number + ": " + what + " (" + malformed + " so far)", Libc.EBADMSG));
+            errors.error(new ErrnoException(what + " (" + malformed + " so far)", Libc.EBADMSG));
         }
     }
 
