@@ -66,13 +66,10 @@ public final class Links {
     }
 
     /**
-     * Reads an RTM_NEWLINK or RTM_DELLINK message; null if it is too short for its struct
-     * ifinfomsg, or lacks a name or an MTU of the right size.
+     * Reads an RTM_NEWLINK or RTM_DELLINK message; null if it lacks a name or an MTU of the right
+     * size (as one too short for its struct ifinfomsg does: it has no attributes).
      */
     static Link parse(Messages message, Attributes attributes) {
-        if (message.payloadLength() < IFINFOMSG) {
-            return null;
-        }
         int index = message.payloadU32(4);
         String name = null;
         int mtu = -1;

@@ -152,6 +152,29 @@ class RecordedRepliesTest {
     }
 
     @Test
+    void aLinkWhoseMtuIsShortHasNoMtu() {
+        // Built, not recorded: the kernel always sends IFLA_MTU as 4 bytes.
+        byte[] ifinfomsg = Wire.concat(Wire.u32(0), Wire.u32(3), Wire.u32(0), Wire.u32(0));
+        byte[] shortMtu = Wire.message(Links.RTM_NEWLINK, 0, 1, ifinfomsg,
+                Wire.attribute(Links.IFLA_IFNAME, Wire.text("v0")), Wire.attribute(Links.IFLA_MTU, Wire.u16(1492)));
+        Messages m = walk(shortMtu);
+        m.next();
+        assertThat(Links.parse(m, new Attributes())).isNull();
+        byte[] whole = Wire.message(Links.RTM_NEWLINK, 0, 1, ifinfomsg,
+                Wire.attribute(Links.IFLA_IFNAME, Wire.text("v0")), Wire.attribute(Links.IFLA_MTU, Wire.u32(1492)));
+        m = walk(whole);
+        m.next();
+        assertThat(Links.parse(m, new Attributes())).isEqualTo(new Link(3, "v0", 1492));
+    }
+
+    @Test
+    void aLinkMessageTooShortForItsIfinfomsgIsNoLink() {
+        Messages m = walk(Wire.message(Links.RTM_NEWLINK, 0, 1, Wire.u32(0), Wire.u32(3)));
+        m.next();
+        assertThat(Links.parse(m, new Attributes())).isNull();
+    }
+
+    @Test
     void aRouteReplyGivesItsInterfaceAndItsMtuMetric() {
         Messages m = walk(ROUTE_WITH_MTU);
         assertThat(m.next()).isTrue();
