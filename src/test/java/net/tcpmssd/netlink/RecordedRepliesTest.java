@@ -205,7 +205,7 @@ class RecordedRepliesTest {
         m.next();
         assertThat(m.error()).isEqualTo(Libc.ENODEV);
         FakeKernel kernel = new FakeKernel().answer(sequence -> withSequence(NO_SUCH_LINK, sequence));
-        assertThat(Links.ask(kernel, Requests.Others.IGNORE, "nosuch0", 0)).isEmpty();
+        assertThat(Links.ask(kernel, "nosuch0", 0)).isEmpty();
     }
 
     @Test
@@ -213,7 +213,7 @@ class RecordedRepliesTest {
         FakeKernel kernel = new FakeKernel()
                 .answer(sequence -> withSequence(LINK_LO, sequence - 1)) // a stale answer to an older request
                 .answer(sequence -> withSequence(LINK_LO, sequence));
-        assertThat(Links.ask(kernel, Requests.Others.IGNORE, "lo", 0)).isEqualTo(Optional.of(new Link(1, "lo", 65536)));
+        assertThat(Links.ask(kernel, "lo", 0)).isEqualTo(Optional.of(new Link(1, "lo", 65536)));
         assertThat(kernel.receives).isEqualTo(2);
         // The request: RTM_GETLINK with NLM_F_REQUEST, struct ifinfomsg, IFLA_IFNAME "lo".
         MemorySegment request = MemorySegment.ofArray(kernel.sent.getFirst());
@@ -229,7 +229,7 @@ class RecordedRepliesTest {
             MemorySegment.ofArray(cut).set(ValueLayout.JAVA_INT_UNALIGNED, 0, cut.length);
             return cut;
         });
-        assertThatThrownBy(() -> Links.ask(kernel, Requests.Others.IGNORE, "lo", 0))
+        assertThatThrownBy(() -> Links.ask(kernel, "lo", 0))
                 .isInstanceOfSatisfying(ErrnoException.class, e -> assertThat(e.errno()).isEqualTo(Libc.EBADMSG))
                 .hasMessageStartingWith("rtnetlink: lo: ");
     }
