@@ -73,7 +73,7 @@ public final class Routes implements AutoCloseable {
         request.beginAttribute(RTA_DST).bytes(MemorySegment.ofArray(address), 0, address.length).endAttribute();
         outInterface = 0;
         routeMtu = 0;
-        if (requests.exchange("route lookup", this::readRoute, Requests.Others.IGNORE) != 0) {
+        if (requests.exchange("rtnetlink", this::readRoute, Requests.Others.IGNORE) != 0) {
             return -1; // no route (ENETUNREACH comes as an error message): nothing to clamp for
         }
         return routeMtu > 0 ? routeMtu : linkMtu(outInterface);
