@@ -58,12 +58,12 @@ class RouteTableTest {
         RouteTable.Builder b = new RouteTable.Builder();
         add(b, MAIN, "203.0.113.99", 32, Kind.FORWARD, 0, 4);
         add(b, MAIN, "0.0.0.0", 0, Kind.FORWARD, 0, 2);
-        add(b, MAIN, "203.0.113.0", 24, Kind.FORWARD, 0, 3);
-        add(b, MAIN, "203.0.112.0", 23, Kind.FORWARD, 0, 5);
+        add(b, MAIN, "203.0.113.96", 27, Kind.FORWARD, 0, 3);
+        add(b, MAIN, "203.0.113.0", 24, Kind.FORWARD, 0, 5);
         RouteTable t = b.build();
         assertThat(deviceFor(t, "203.0.113.99")).isEqualTo(4);
         assertThat(deviceFor(t, "203.0.113.98")).isEqualTo(3);
-        assertThat(deviceFor(t, "203.0.112.7")).as("/23").isEqualTo(5);
+        assertThat(deviceFor(t, "203.0.113.7")).as("/24").isEqualTo(5);
         assertThat(deviceFor(t, "198.51.100.7")).as("default").isEqualTo(2);
         assertThat(deviceFor(t, "255.255.255.255")).isEqualTo(2);
         assertThat(t.routes(4)).isEqualTo(4);
@@ -75,7 +75,7 @@ class RouteTableTest {
     void ipv6PrefixesLongerAndShorterThan64BitsMatch() {
         RouteTable.Builder b = new RouteTable.Builder();
         add(b, MAIN, "::", 0, Kind.FORWARD, 0, 1);
-        add(b, MAIN, "2001:db8::", 32, Kind.FORWARD, 0, 2);
+        add(b, MAIN, "2001:db8::", 33, Kind.FORWARD, 0, 2);
         add(b, MAIN, "2001:db8:3::", 64, Kind.FORWARD, 0, 3);
         add(b, MAIN, "2001:db8:3::8000:0:0:0", 65, Kind.FORWARD, 0, 4);
         add(b, MAIN, "2001:db8:3::2", 127, Kind.FORWARD, 0, 5);
@@ -86,7 +86,7 @@ class RouteTableTest {
         assertThat(deviceFor(t, "2001:db8:3::4")).isEqualTo(3);
         assertThat(deviceFor(t, "2001:db8:3:0:8000::1")).as("/65").isEqualTo(4);
         assertThat(deviceFor(t, "2001:db8:4::1")).isEqualTo(2);
-        assertThat(deviceFor(t, "2001:db9::1")).isEqualTo(1);
+        assertThat(deviceFor(t, "2001:db8:8000::1")).as("beyond the /33").isEqualTo(1);
     }
 
     @Test
@@ -118,11 +118,11 @@ class RouteTableTest {
     void aThrowRouteSendsTheSearchOnToTheNextTable() {
         RouteTable.Builder b = new RouteTable.Builder();
         add(b, MAIN, "0.0.0.0", 0, Kind.FORWARD, 0, 2);
-        add(b, MAIN, "198.51.100.0", 24, Kind.THROW, 0);
-        add(b, DEFAULT, "198.51.0.0", 16, Kind.FORWARD, 0, 5);
+        add(b, MAIN, "198.51.100.0", 25, Kind.THROW, 0);
+        add(b, DEFAULT, "198.51.100.0", 24, Kind.FORWARD, 0, 5);
         RouteTable t = b.build();
         assertThat(deviceFor(t, "198.51.100.1")).as("main throws, default has it").isEqualTo(5);
-        assertThat(deviceFor(t, "198.51.99.1")).as("main's default route").isEqualTo(2);
+        assertThat(deviceFor(t, "198.51.100.200")).as("main's default route").isEqualTo(2);
         RouteTable alone = new RouteTable.Builder().route(4, MAIN, key("198.51.100.0")[0], 0, 24, 0, Kind.THROW, 0, new int[0])
                 .build();
         assertThat(deviceFor(alone, "198.51.100.1")).as("thrown out of every table").isEqualTo(-1);
@@ -132,11 +132,11 @@ class RouteTableTest {
     void aBlackholeOrUnreachableRouteIsNoRouteAndHidesLessSpecificOnes() {
         RouteTable.Builder b = new RouteTable.Builder();
         add(b, MAIN, "0.0.0.0", 0, Kind.FORWARD, 0, 2);
-        add(b, MAIN, "203.0.113.0", 24, Kind.REFUSE, 0);
+        add(b, MAIN, "203.0.113.0", 25, Kind.REFUSE, 0);
         add(b, DEFAULT, "203.0.113.0", 24, Kind.FORWARD, 0, 3);
         RouteTable t = b.build();
         assertThat(deviceFor(t, "203.0.113.5")).isEqualTo(-1);
-        assertThat(deviceFor(t, "203.0.114.5")).isEqualTo(2);
+        assertThat(deviceFor(t, "203.0.113.200")).isEqualTo(2);
     }
 
     @Test
