@@ -291,8 +291,8 @@ class PathMtuLabIT {
      * (2001:db8:ff::/112). The IPv4 blocks hold only 1,533 distinct prefixes (511 in each /24),
      * fewer than {@link RouteTable#ROUTE_LIMIT}; but the kernel keeps routes for one prefix at
      * different metrics apart (one fib_alias each, dumped one by one), and they cost the mirror
-     * alike, so IPv4's are 192.0.2.128/25 at as many metrics. RouteTableTest holds the bound
-     * to the route for both versions.
+     * alike, so IPv4's are 192.0.2.128/25 at as many metrics. RouteTableTest holds the bound to
+     * the last route for both versions, PathMssTest the fallback beyond it.
      */
     @ParameterizedTest
     @EnumSource(Family.class)
