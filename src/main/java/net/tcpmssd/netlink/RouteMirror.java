@@ -68,11 +68,14 @@ public final class RouteMirror implements AutoCloseable {
 
     private final Listener listener;
     private final NetlinkSocket notifications;
-    private NetlinkSocket requests; // the mirror's thread alone (and the one that starts it, before)
+    private NetlinkSocket requestSocket; // the mirror's thread alone (and the one that starts it, before)
+    private Requests requests;
     // Shared: the first dump runs on the starting thread, the rest on the mirror's own.
     private final Arena arena = Arena.ofShared();
     private final MemorySegment buffer = arena.allocate(64 * 1024, 8); // a dump datagram is at most 32 KiB
-    private final Netlink.Writer request = new Netlink.Writer(arena.allocate(64, 8));
+    private final MemorySegment requestBuffer = arena.allocate(64, 8);
+    private final Attributes attributes = new Attributes();
+    private final Attributes nested = new Attributes();
     private final Thread thread;
     private volatile RouteTable current = RouteTable.unknown();
     private volatile boolean asked;
@@ -80,13 +83,13 @@ public final class RouteMirror implements AutoCloseable {
     private boolean due;
     private boolean interrupted; // a dump saw NLM_F_DUMP_INTR: the table changed while it ran
     private long nextAllowed;
-    private int sequence;
     private long reads;
 
     private RouteMirror(Listener listener, NetlinkSocket notifications, NetlinkSocket requests) {
         this.listener = listener;
         this.notifications = notifications;
-        this.requests = requests;
+        this.requestSocket = requests;
+        this.requests = new Requests(requests, requestBuffer, buffer, DUMP_TIMEOUT);
         this.thread = Thread.ofPlatform().daemon().name("route-mirror").unstarted(this::run);
     }
 
@@ -104,13 +107,7 @@ public final class RouteMirror implements AutoCloseable {
             throw e;
         }
         RouteMirror mirror = new RouteMirror(listener, notifications, requests);
-        ErrnoException failure;
-        try {
-            requests.setReceiveTimeout(DUMP_TIMEOUT);
-            failure = mirror.refresh(false, false);
-        } catch (ErrnoException e) {
-            failure = e;
-        }
+        ErrnoException failure = mirror.refresh(false, false);
         if (failure != null) {
             mirror.close();
             throw failure;
@@ -212,9 +209,9 @@ public final class RouteMirror implements AutoCloseable {
     private void reopenRequests() {
         try {
             NetlinkSocket fresh = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE);
-            fresh.setReceiveTimeout(DUMP_TIMEOUT);
-            requests.close();
-            requests = fresh;
+            requestSocket.close();
+            requestSocket = fresh;
+            requests = new Requests(fresh, requestBuffer, buffer, DUMP_TIMEOUT);
         } catch (ErrnoException e) {
             // keep the old socket: its half-read dump ends once it is read through
         }
@@ -222,48 +219,24 @@ public final class RouteMirror implements AutoCloseable {
 
     /** One dump request and its multi-part answer, every message of it added to {@code builder}. */
     private void dump(int type, int family, RouteTable.Builder builder) throws ErrnoException {
-        int seq = ++sequence;
-        request.clear();
-        request.begin(type, Netlink.NLM_F_REQUEST | NLM_F_DUMP, seq);
+        Netlink.Writer request = requests.begin(type, NLM_F_DUMP);
         if (type == RTM_GETROUTE) {
             request.u8(family).u8(0).u8(0).u8(0).u32(0).u32(0); // struct rtmsg
         } else {
             request.u32(0).u32(0).u32(0).u32(0);                // struct ifinfomsg
         }
-        request.end();
-        requests.send(request.buffer(), request.length());
-        long lastData = System.nanoTime();
-        while (true) {
-            int used = requests.receive(buffer, 0, false);
-            if (used == 0) {
-                // The receive timed out, or a signal cut it short (SO_RCVTIMEO makes it return EINTR).
-                if (System.nanoTime() - lastData >= DUMP_TIMEOUT.toNanos()) {
-                    throw new ErrnoException("rtnetlink dump", Libc.ETIMEDOUT);
-                }
-                continue;
+        int error = requests.exchange("rtnetlink dump", reply -> {
+            if ((reply.flags() & NLM_F_DUMP_INTR) != 0) {
+                interrupted = true;
             }
-            lastData = System.nanoTime();
-            int length;
-            for (long at = 0; (length = Netlink.wholeMessageLength(buffer, at, used)) > 0; at += Netlink.align(length)) {
-                if (Netlink.messageSequence(buffer, at) != seq) {
-                    continue; // the late answer to a dump that timed out
-                }
-                if ((Netlink.u16(buffer, at + 6) & NLM_F_DUMP_INTR) != 0) {
-                    interrupted = true;
-                }
-                switch (Netlink.messageType(buffer, at)) {
-                    case Netlink.NLMSG_DONE -> {
-                        return;
-                    }
-                    case Netlink.NLMSG_ERROR -> {
-                        int error = length >= Netlink.HEADER + 4 ? -Netlink.u32(buffer, at + Netlink.HEADER) : EPROTO;
-                        throw new ErrnoException("rtnetlink dump", error);
-                    }
-                    case Links.RTM_NEWLINK -> addLink(buffer, at, length, builder);
-                    case RTM_NEWROUTE -> addRoute(buffer, at, length, builder);
-                    default -> { }
-                }
+            switch (reply.type()) {
+                case Links.RTM_NEWLINK -> addLink(reply.segment(), reply.at(), reply.length(), builder, attributes);
+                case RTM_NEWROUTE -> addRoute(reply.segment(), reply.at(), reply.length(), builder, attributes, nested);
+                default -> { }
             }
+        }, Requests.Others.IGNORE);
+        if (error != 0) {
+            throw new ErrnoException("rtnetlink dump", error);
         }
     }
 
@@ -273,18 +246,18 @@ public final class RouteMirror implements AutoCloseable {
      * source prefix (IPv6 subtrees) and no TOS (IPv4), not dead; a multipath route with its live
      * next hops.
      */
-    static void addRoute(MemorySegment m, long at, int length, RouteTable.Builder builder) {
+    static void addRoute(MemorySegment m, long at, int length, RouteTable.Builder builder, Attributes attributes, Attributes nested) {
         if (length < Netlink.HEADER + RTMSG) {
             return;
         }
         long rtmsg = at + Netlink.HEADER;
-        int family = Netlink.u8(m, rtmsg);
-        int destinationLength = Netlink.u8(m, rtmsg + 1);
-        int sourceLength = Netlink.u8(m, rtmsg + 2);
-        int tos = Netlink.u8(m, rtmsg + 3);
-        int table = Netlink.u8(m, rtmsg + 4);
-        int type = Netlink.u8(m, rtmsg + 7);
-        int flags = Netlink.u32(m, rtmsg + 8);
+        int family = u8(m, rtmsg);
+        int destinationLength = u8(m, rtmsg + 1);
+        int sourceLength = u8(m, rtmsg + 2);
+        int tos = u8(m, rtmsg + 3);
+        int table = u8(m, rtmsg + 4);
+        int type = u8(m, rtmsg + 7);
+        int flags = m.get(ValueLayout.JAVA_INT_UNALIGNED, rtmsg + 8);
         RouteTable.Kind kind = switch (type) {
             case 1, 3, 4, 5 -> RouteTable.Kind.FORWARD; // unicast, broadcast, anycast, multicast
             case 2 -> RouteTable.Kind.LOCAL;
@@ -302,97 +275,90 @@ public final class RouteMirror implements AutoCloseable {
         int priority = 0;
         int metricMtu = 0;
         int[] devices = new int[0];
-        long end = at + length;
-        for (long a = rtmsg + RTMSG; a + Netlink.ATTRIBUTE_HEADER <= end; ) {
-            int size = Netlink.u16(m, a);
-            if (size < Netlink.ATTRIBUTE_HEADER || a + size > end) {
-                return; // a broken message: leave the route out rather than guess
-            }
-            long value = a + Netlink.ATTRIBUTE_HEADER;
-            int payload = size - Netlink.ATTRIBUTE_HEADER;
-            switch (Netlink.u16(m, a + 2) & Netlink.ATTRIBUTE_TYPE_MASK) {
+        attributes.over(m, rtmsg + RTMSG, at + length);
+        while (attributes.next()) {
+            switch (attributes.type()) {
                 case RTA_DST -> {
-                    if (payload != addressLength) {
+                    if (attributes.length() != addressLength) {
                         return;
                     }
                     if (addressLength == 4) {
-                        high = (long) m.get(BE32, value) << 32;
+                        high = (long) m.get(BE32, attributes.offset()) << 32;
                     } else {
-                        high = m.get(BE64, value);
-                        low = m.get(BE64, value + 8);
+                        high = m.get(BE64, attributes.offset());
+                        low = m.get(BE64, attributes.offset() + 8);
                     }
                 }
                 case RTA_OIF -> {
-                    if (payload >= 4) {
-                        devices = new int[] {Netlink.u32(m, value)};
+                    if (attributes.length() >= 4) {
+                        devices = new int[] {attributes.u32(0)};
                     }
                 }
-                case RTA_PRIORITY -> priority = payload >= 4 ? Netlink.u32(m, value) : 0;
-                case RTA_TABLE -> table = payload >= 4 ? Netlink.u32(m, value) : table;
-                case RTA_METRICS -> metricMtu = mtuMetric(m, value, value + payload);
+                case RTA_PRIORITY -> priority = attributes.u32(0);
+                case RTA_TABLE -> table = attributes.length() >= 4 ? attributes.u32(0) : table;
+                case RTA_METRICS -> metricMtu = mtuMetric(attributes.nested(nested));
                 case RTA_MULTIPATH -> {
-                    devices = liveNextHops(m, value, value + payload);
+                    devices = liveNextHops(m, attributes.offset(), attributes.offset() + attributes.length());
                     if (devices.length == 0) {
                         return; // every next hop is dead: the kernel passes over the route
                     }
                 }
                 default -> { }
             }
-            a += Netlink.align(size);
+        }
+        if (attributes.broken()) {
+            return; // a broken message: leave the route out rather than guess
         }
         builder.route(addressLength == 4 ? 4 : 6, table, high, low, destinationLength, priority, kind, metricMtu, devices);
     }
 
     /** Adds the interface of the RTM_NEWLINK message at {@code at}: its index and IFLA_MTU. */
-    static void addLink(MemorySegment m, long at, int length, RouteTable.Builder builder) {
+    static void addLink(MemorySegment m, long at, int length, RouteTable.Builder builder, Attributes attributes) {
         if (length < Netlink.HEADER + Links.IFINFOMSG) {
             return;
         }
-        int index = Netlink.u32(m, at + Netlink.HEADER + 4);
-        long end = at + length;
-        for (long a = at + Netlink.HEADER + Links.IFINFOMSG; a + Netlink.ATTRIBUTE_HEADER <= end; ) {
-            int size = Netlink.u16(m, a);
-            if (size < Netlink.ATTRIBUTE_HEADER || a + size > end) {
+        int index = m.get(ValueLayout.JAVA_INT_UNALIGNED, at + Netlink.HEADER + 4);
+        attributes.over(m, at + Netlink.HEADER + Links.IFINFOMSG, at + length);
+        while (attributes.next()) {
+            if (attributes.type() == Links.IFLA_MTU && attributes.length() >= 4) {
+                builder.link(index, attributes.u32(0));
                 return;
             }
-            if ((Netlink.u16(m, a + 2) & Netlink.ATTRIBUTE_TYPE_MASK) == Links.IFLA_MTU && size >= Netlink.ATTRIBUTE_HEADER + 4) {
-                builder.link(index, Netlink.u32(m, a + Netlink.ATTRIBUTE_HEADER));
-                return;
-            }
-            a += Netlink.align(size);
         }
     }
 
     /** RTAX_MTU from the nested RTA_METRICS, 0 if absent. */
-    private static int mtuMetric(MemorySegment m, long from, long to) {
-        for (long a = from; a + Netlink.ATTRIBUTE_HEADER <= to; ) {
-            int size = Netlink.u16(m, a);
-            if (size < Netlink.ATTRIBUTE_HEADER || a + size > to) {
-                break;
+    private static int mtuMetric(Attributes metrics) {
+        while (metrics.next()) {
+            if (metrics.type() == RTAX_MTU && metrics.length() >= 4) {
+                return metrics.u32(0);
             }
-            if ((Netlink.u16(m, a + 2) & Netlink.ATTRIBUTE_TYPE_MASK) == RTAX_MTU && size >= Netlink.ATTRIBUTE_HEADER + 4) {
-                return Netlink.u32(m, a + Netlink.ATTRIBUTE_HEADER);
-            }
-            a += Netlink.align(size);
         }
         return 0;
     }
 
-    /** The interface indexes of RTA_MULTIPATH's next hops (struct rtnexthop) that are not dead. */
+    /**
+     * The interface indexes of RTA_MULTIPATH's next hops that are not dead: struct rtnexthop
+     * (len, flags, hops, ifindex), each followed by its own attributes, is not an attribute list.
+     */
     private static int[] liveNextHops(MemorySegment m, long from, long to) {
         int[] found = new int[RouteTable.NEXTHOP_LIMIT];
         int count = 0;
         for (long a = from; a + RTNEXTHOP <= to && count < found.length; ) {
-            int size = Netlink.u16(m, a);
+            int size = m.get(ValueLayout.JAVA_SHORT_UNALIGNED, a) & 0xffff;
             if (size < RTNEXTHOP || a + size > to) {
                 break;
             }
-            if ((Netlink.u8(m, a + 2) & RTNH_F_DEAD) == 0) {
-                found[count++] = Netlink.u32(m, a + 4);
+            if ((u8(m, a + 2) & RTNH_F_DEAD) == 0) {
+                found[count++] = m.get(ValueLayout.JAVA_INT_UNALIGNED, a + 4);
             }
             a += Netlink.align(size);
         }
         return java.util.Arrays.copyOf(found, count);
+    }
+
+    private static int u8(MemorySegment m, long at) {
+        return m.get(ValueLayout.JAVA_BYTE, at) & 0xff;
     }
 
     private static void pause(long millis) {
@@ -414,7 +380,7 @@ public final class RouteMirror implements AutoCloseable {
             }
         }
         notifications.close();
-        requests.close();
+        requestSocket.close();
         if (!thread.isAlive()) {
             arena.close();
         }

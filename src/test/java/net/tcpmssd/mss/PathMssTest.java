@@ -115,6 +115,23 @@ class PathMssTest {
     }
 
     @Test
+    void beyondTheRouteBoundTheIpVersionFallsBackToTheInterfaceThePacketLeavesBy() {
+        RouteTable.Builder b = lab().route(4, MAIN, high("203.0.113.0"), 0, 24, 0, Kind.FORWARD, 1200, new int[] {WAN})
+                .route(6, MAIN, high("2001:db8:3::"), 0, 64, 0, Kind.FORWARD, 1200, new int[] {WAN});
+        // Blackholes for 192.0.2.128/25 at as many metrics as fill IPv4 up to the bound.
+        for (int metric = 1; metric <= RouteTable.ROUTE_LIMIT - 3; metric++) {
+            b.route(4, MAIN, high("192.0.2.128"), 0, 25, metric, Kind.REFUSE, 0, new int[0]);
+        }
+        RouteTable atTheBound = b.build();
+        assertThat(mtu(atTheBound, SYN4, LAN, WAN)).as("at the bound: the route's 1200").isEqualTo(1200);
+        b.route(4, MAIN, high("192.0.2.128"), 0, 25, RouteTable.ROUTE_LIMIT, Kind.REFUSE, 0, new int[0]);
+        RouteTable beyond = b.build();
+        assertThat(mtu(beyond, SYN4, LAN, WAN)).as("beyond: wan0's 1280").isEqualTo(1280);
+        assertThat(mtu(beyond, SYN4, LAN, ALT)).as("beyond: out by alt0, its 1400").isEqualTo(1400);
+        assertThat(mtu(beyond, SYN6, LAN, WAN)).as("IPv6 still by route").isEqualTo(1200);
+    }
+
+    @Test
     void anUnknownInterfaceClampsToTheSmallestMtuOfTheIpVersion() {
         RouteTable t = lab().build();
         assertThat(mtu(t, SYN4, LAN, 77)).isEqualTo(PathMss.LAST_RESORT_IPV4).isEqualTo(576);

@@ -80,7 +80,7 @@ class RouteMirrorTest {
     private static RouteTable read(MemorySegment... messages) {
         RouteTable.Builder b = new RouteTable.Builder().link(3, 1500).link(4, 1400).link(5, 1280);
         for (MemorySegment m : messages) {
-            RouteMirror.addRoute(m, 0, (int) m.byteSize(), b);
+            RouteMirror.addRoute(m, 0, (int) m.byteSize(), b, new Attributes(), new Attributes());
         }
         return b.build();
     }
@@ -197,8 +197,8 @@ class RouteMirrorTest {
         w.beginAttribute(Links.IFLA_MTU).u32(1492).endAttribute();
         w.end();
         RouteTable.Builder b = new RouteTable.Builder();
-        RouteMirror.addLink(w.buffer(), 0, w.length(), b);
-        RouteMirror.addLink(w.buffer(), 0, Netlink.HEADER + 8, b); // cut short: nothing
+        RouteMirror.addLink(w.buffer(), 0, w.length(), b, new Attributes());
+        RouteMirror.addLink(w.buffer(), 0, Netlink.HEADER + 8, b, new Attributes()); // cut short: nothing
         RouteTable t = b.build();
         assertThat(t.linkMtu(42)).isEqualTo(1492);
         assertThat(t.links()).isOne();

@@ -6,6 +6,8 @@ import java.net.InetAddress;
 import java.nio.ByteBuffer;
 import net.tcpmssd.netlink.RouteTable.Kind;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class RouteTableTest {
 
@@ -56,12 +58,12 @@ class RouteTableTest {
         RouteTable.Builder b = new RouteTable.Builder();
         add(b, MAIN, "203.0.113.99", 32, Kind.FORWARD, 0, 4);
         add(b, MAIN, "0.0.0.0", 0, Kind.FORWARD, 0, 2);
-        add(b, MAIN, "203.0.113.0", 24, Kind.FORWARD, 0, 3);
-        add(b, MAIN, "203.0.112.0", 23, Kind.FORWARD, 0, 5);
+        add(b, MAIN, "203.0.113.96", 27, Kind.FORWARD, 0, 3);
+        add(b, MAIN, "203.0.113.0", 24, Kind.FORWARD, 0, 5);
         RouteTable t = b.build();
         assertThat(deviceFor(t, "203.0.113.99")).isEqualTo(4);
         assertThat(deviceFor(t, "203.0.113.98")).isEqualTo(3);
-        assertThat(deviceFor(t, "203.0.112.7")).as("/23").isEqualTo(5);
+        assertThat(deviceFor(t, "203.0.113.7")).as("/24").isEqualTo(5);
         assertThat(deviceFor(t, "198.51.100.7")).as("default").isEqualTo(2);
         assertThat(deviceFor(t, "255.255.255.255")).isEqualTo(2);
         assertThat(t.routes(4)).isEqualTo(4);
@@ -73,7 +75,7 @@ class RouteTableTest {
     void ipv6PrefixesLongerAndShorterThan64BitsMatch() {
         RouteTable.Builder b = new RouteTable.Builder();
         add(b, MAIN, "::", 0, Kind.FORWARD, 0, 1);
-        add(b, MAIN, "2001:db8::", 32, Kind.FORWARD, 0, 2);
+        add(b, MAIN, "2001:db8::", 33, Kind.FORWARD, 0, 2);
         add(b, MAIN, "2001:db8:3::", 64, Kind.FORWARD, 0, 3);
         add(b, MAIN, "2001:db8:3::8000:0:0:0", 65, Kind.FORWARD, 0, 4);
         add(b, MAIN, "2001:db8:3::2", 127, Kind.FORWARD, 0, 5);
@@ -84,7 +86,7 @@ class RouteTableTest {
         assertThat(deviceFor(t, "2001:db8:3::4")).isEqualTo(3);
         assertThat(deviceFor(t, "2001:db8:3:0:8000::1")).as("/65").isEqualTo(4);
         assertThat(deviceFor(t, "2001:db8:4::1")).isEqualTo(2);
-        assertThat(deviceFor(t, "2001:db9::1")).isEqualTo(1);
+        assertThat(deviceFor(t, "2001:db8:8000::1")).as("beyond the /33").isEqualTo(1);
     }
 
     @Test
@@ -116,11 +118,11 @@ class RouteTableTest {
     void aThrowRouteSendsTheSearchOnToTheNextTable() {
         RouteTable.Builder b = new RouteTable.Builder();
         add(b, MAIN, "0.0.0.0", 0, Kind.FORWARD, 0, 2);
-        add(b, MAIN, "198.51.100.0", 24, Kind.THROW, 0);
-        add(b, DEFAULT, "198.51.0.0", 16, Kind.FORWARD, 0, 5);
+        add(b, MAIN, "198.51.100.0", 25, Kind.THROW, 0);
+        add(b, DEFAULT, "198.51.100.0", 24, Kind.FORWARD, 0, 5);
         RouteTable t = b.build();
         assertThat(deviceFor(t, "198.51.100.1")).as("main throws, default has it").isEqualTo(5);
-        assertThat(deviceFor(t, "198.51.99.1")).as("main's default route").isEqualTo(2);
+        assertThat(deviceFor(t, "198.51.100.200")).as("main's default route").isEqualTo(2);
         RouteTable alone = new RouteTable.Builder().route(4, MAIN, key("198.51.100.0")[0], 0, 24, 0, Kind.THROW, 0, new int[0])
                 .build();
         assertThat(deviceFor(alone, "198.51.100.1")).as("thrown out of every table").isEqualTo(-1);
@@ -130,11 +132,11 @@ class RouteTableTest {
     void aBlackholeOrUnreachableRouteIsNoRouteAndHidesLessSpecificOnes() {
         RouteTable.Builder b = new RouteTable.Builder();
         add(b, MAIN, "0.0.0.0", 0, Kind.FORWARD, 0, 2);
-        add(b, MAIN, "203.0.113.0", 24, Kind.REFUSE, 0);
+        add(b, MAIN, "203.0.113.0", 25, Kind.REFUSE, 0);
         add(b, DEFAULT, "203.0.113.0", 24, Kind.FORWARD, 0, 3);
         RouteTable t = b.build();
         assertThat(deviceFor(t, "203.0.113.5")).isEqualTo(-1);
-        assertThat(deviceFor(t, "203.0.114.5")).isEqualTo(2);
+        assertThat(deviceFor(t, "203.0.113.200")).isEqualTo(2);
     }
 
     @Test
@@ -151,22 +153,33 @@ class RouteTableTest {
         assertThat(t.metricMtu(4, route)).isEqualTo(1300);
     }
 
-    @Test
-    void routesBeyondTheLimitAreLeftOutAndTheTableSaysItIsIncomplete() {
+    @ParameterizedTest
+    @ValueSource(ints = {4, 6})
+    void routesBeyondTheLimitAreLeftOutAndTheTableSaysItIsIncomplete(int version) {
         RouteTable.Builder b = new RouteTable.Builder();
+        // As many routes as the bound: /32s of IPv4, /64s of IPv6 within 2001:db8::/32. Any
+        // (prefix, length, priority) is a route of its own to the kernel, so IPv4's documentation
+        // blocks can hold the bound: one /24 at as many priorities.
+        long ipv4 = key("198.51.100.0")[0];
         for (int i = 0; i < RouteTable.ROUTE_LIMIT; i++) {
-            b.route(6, MAIN, 0x20010db8_00000000L | i, 0, 64, 0, Kind.FORWARD, 0, new int[] {2});
+            if (version == 4) {
+                b.route(4, MAIN, ipv4, 0, 24, i, Kind.FORWARD, 0, new int[] {2});
+            } else {
+                b.route(6, MAIN, 0x20010db8_00000000L | i, 0, 64, 0, Kind.FORWARD, 0, new int[] {2});
+            }
         }
         RouteTable full = b.build();
-        assertThat(full.complete(6)).as("at the limit").isTrue();
-        assertThat(full.routes(6)).isEqualTo(RouteTable.ROUTE_LIMIT);
-        b.route(6, MAIN, 0x20010db9_00000000L, 0, 64, 0, Kind.FORWARD, 0, new int[] {2});
+        assertThat(full.complete(version)).as("at the limit").isTrue();
+        assertThat(full.routes(version)).isEqualTo(version == 4 ? 1 : RouteTable.ROUTE_LIMIT);
+        String inside = version == 4 ? "198.51.100.7" : "2001:db8::7";
+        assertThat(deviceFor(full, inside)).isEqualTo(2);
+        add(b, MAIN, version == 4 ? "203.0.113.0" : "2001:db8:ffff:ffff::", version == 4 ? 24 : 64, Kind.FORWARD, 0, 2);
         RouteTable over = b.build();
-        assertThat(over.complete(6)).as("one beyond").isFalse();
-        assertThat(over.routes(6)).as("none kept: none would be searched").isZero();
-        long[] k = key("2001:db8::");
-        assertThat(over.find(6, k[0], k[1])).isEqualTo(RouteTable.NO_ROUTE);
-        assertThat(over.complete(4)).as("the other version is not concerned").isTrue();
+        assertThat(over.complete(version)).as("one beyond").isFalse();
+        assertThat(over.routes(version)).as("none kept: none would be searched").isZero();
+        assertThat(deviceFor(over, inside)).isEqualTo(-1);
+        int other = version == 4 ? 6 : 4;
+        assertThat(over.complete(other)).as("the other version is not concerned").isTrue();
         assertThat(RouteTable.unknown().complete(4)).isFalse();
         assertThat(RouteTable.unknown().complete(6)).isFalse();
     }
