@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
 import net.tcpmssd.attach.Attachment;
 import net.tcpmssd.attach.Hook;
 import net.tcpmssd.attach.TcxAttachment;
-import net.tcpmssd.lab.InNamespace;
+import net.tcpmssd.lab.NamespaceThread;
 import net.tcpmssd.lab.Lab.Family;
 import net.tcpmssd.lab.Lab;
 import net.tcpmssd.lab.LabExtension;
@@ -389,6 +389,6 @@ class AttachLabIT {
     }
 
     private <T> T inRouter(Callable<T> work) throws Exception {
-        return InNamespace.call(lab.namespace(ROUTER), work);
+        return NamespaceThread.call(lab.namespace(ROUTER), work);
     }
 }

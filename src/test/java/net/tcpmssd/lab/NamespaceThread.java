@@ -5,25 +5,26 @@ import java.util.concurrent.atomic.AtomicReference;
 import net.tcpmssd.os.Libc;
 
 /**
- * Runs test code in a named network namespace (/run/netns/NAME): on a thread of its own that
- * first joins it (setns(2) moves only the calling thread, and the thread ends with the call, so
- * no other code ever runs in it). For the kernel calls that name an ifindex.
+ * Runs Java code inside a network namespace: on a new thread that first joins it. setns(2) moves
+ * only the calling thread, and the thread ends with the work, so no other code ever runs in the
+ * namespace; what the work looks up (an ifindex) or opens (a socket) is the namespace's.
  */
-public final class InNamespace {
+public final class NamespaceThread {
 
-    private InNamespace() {}
+    private NamespaceThread() {}
 
-    public static <T> T call(String namespace, Callable<T> work) throws Exception {
+    /** Runs {@code work} in the namespace named {@code name} (as {@code ip netns} names it) and returns its result. */
+    public static <T> T call(String name, Callable<T> work) throws Exception {
         AtomicReference<T> result = new AtomicReference<>();
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread thread = new Thread(() -> {
             try {
-                Libc.setns("/run/netns/" + namespace, Libc.CLONE_NEWNET);
+                Libc.setns("/run/netns/" + name, Libc.CLONE_NEWNET);
                 result.set(work.call());
             } catch (Throwable t) {
                 failure.set(t);
             }
-        }, "in " + namespace);
+        }, "in " + name);
         thread.start();
         thread.join();
         if (failure.get() instanceof Exception e) {
