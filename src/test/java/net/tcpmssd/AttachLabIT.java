@@ -326,8 +326,8 @@ class AttachLabIT {
 
     /**
      * As user nobody with only CAP_BPF and CAP_NET_ADMIN (ambient, so that they survive the exec of
-     * the JVM) the verifier accepts the program and it clamps; without CAP_BPF the start fails
-     * naming it. /run/tcpmssd, where the locks go, is a tmpfs of nobody's, as systemd's
+     * the JVM) the verifier accepts the program and it clamps; without CAP_BPF, or without
+     * CAP_NET_ADMIN, the start fails naming the one missing. /run/tcpmssd, where the locks go, is a tmpfs of nobody's, as systemd's
      * RuntimeDirectory= would make it, mounted in the mount namespace that ip netns exec makes for
      * each command (its mounts do not reach the host's).
      */
@@ -344,6 +344,10 @@ class AttachLabIT {
         Lab.Result withoutBpf = lab.host(ROUTER, "sh", "-c", unprivileged("+net_admin"));
         assertThat(withoutBpf.status()).isEqualTo(1);
         assertThat(withoutBpf.stderr()).isEqualTo("tcpmssd: can't create the BPF maps: operation not permitted (missing CAP_BPF)\n");
+        Lab.Result withoutNetAdmin = lab.host(ROUTER, "sh", "-c", unprivileged("+bpf"));
+        assertThat(withoutNetAdmin.status()).isEqualTo(1);
+        assertThat(withoutNetAdmin.stderr())
+                .isEqualTo("tcpmssd: can't load the BPF program: operation not permitted (missing CAP_NET_ADMIN)\n");
     }
 
     private static String unprivileged(String capabilities) {
