@@ -1,5 +1,6 @@
 package net.tcpmssd;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import static net.tcpmssd.lab.Lab.CLIENT;
 import static net.tcpmssd.lab.Lab.ROUTER;
@@ -16,16 +17,19 @@ import java.util.concurrent.TimeUnit;
 import net.tcpmssd.attach.Attachment;
 import net.tcpmssd.attach.Hook;
 import net.tcpmssd.attach.TcxAttachment;
+import net.tcpmssd.bpf.BpfProgram;
 import net.tcpmssd.lab.NamespaceThread;
 import net.tcpmssd.lab.Lab.Family;
 import net.tcpmssd.lab.Lab;
 import net.tcpmssd.lab.LabExtension;
 import net.tcpmssd.lab.Tcpmssd;
 import net.tcpmssd.os.Libc;
+import net.tcpmssd.packet.PacketCorpus;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -292,21 +296,49 @@ class AttachLabIT {
         });
     }
 
-    /** A tun device carries bare IP (ARPHRD_NONE): the L3 program is chosen and attached. */
+    /**
+     * A tun device carries bare IP (ARPHRD_NONE): the L3 program is chosen, and the router's own
+     * SYN through it (CHECKSUM_PARTIAL until the device completes it) leaves clamped, with a right
+     * checksum. The tun's other end is this test, which reads what the router sends into it.
+     */
     @Test
-    void aTunDeviceGetsTheL3Program() throws Exception {
-        lab.sh(ROUTER, "ip tuntap add mode tun name tun9 && ip link set tun9 up");
-        try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "tun9", "-m", "1280")) {
-            List<Integer> ids = ours("tun9", Hook.EGRESS);
-            assertThat(ids).hasSize(1);
-            assertThat(inRouter(() -> {
-                try (var program = net.tcpmssd.bpf.BpfProgram.byId(ids.getFirst())) {
-                    return program.name();
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aTunDeviceGetsTheL3ProgramAndItsSynIsClamped() throws Exception {
+        byte[] syn = inRouter(() -> {
+            int fd = Libc.open("/dev/net/tun", Libc.O_RDWR | Libc.O_CLOEXEC);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment ifreq = arena.allocate(40);
+                ifreq.setString(0, "tun9");
+                ifreq.set(JAVA_SHORT, 16, (short) (IFF_TUN | IFF_NO_PI));
+                Libc.ioctl(fd, TUNSETIFF, ifreq);
+                lab.sh(ROUTER, "ip addr add 192.0.2.200/32 peer 192.0.2.201 dev tun9 && ip link set tun9 up");
+                try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "tun9", "-m", "1280")) {
+                    List<Integer> ids = TCX.ours(Integer.parseInt(lab.sh(ROUTER, "cat /sys/class/net/tun9/ifindex").strip()), Hook.EGRESS);
+                    assertThat(ids).hasSize(1);
+                    try (BpfProgram program = BpfProgram.byId(ids.getFirst())) {
+                        assertThat(program.name()).isEqualTo("tcpmssd_l3");
+                    }
+                    // Port 9 of nobody: the SYN is all that is needed, and it is read below.
+                    Process connect = lab.spawn(ROUTER, lab.scratch().resolve("tun-connect"), "timeout", "5", "bash", "-c",
+                            "exec 3<>/dev/tcp/192.0.2.201/9");
+                    try {
+                        MemorySegment buffer = arena.allocate(2048);
+                        while (true) {
+                            byte[] packet = buffer.asSlice(0, Libc.read(fd, buffer)).toArray(JAVA_BYTE);
+                            if (packet.length >= 40 && packet[0] == 0x45 && packet[9] == 6 && (packet[33] & 0x02) != 0) {
+                                return packet; // IPv4 without options, TCP, SYN (router solicitations pass by)
+                            }
+                        }
+                    } finally {
+                        connect.destroy();
+                    }
                 }
-            })).isEqualTo("tcpmssd_l3");
-        } finally {
-            lab.sh(ROUTER, "ip link del tun9");
-        }
+            } finally {
+                Libc.close(fd);
+            }
+        });
+        assertThat(PacketCorpus.ipv4MssValues(syn)).containsExactly(1240);
+        assertThat(PacketCorpus.ipv4TcpChecksumValid(syn)).as("TCP checksum on the wire").isTrue();
     }
 
     /** Enable when ClsBpfAttachment (branch clsbpf) is on main: the same clamping, forced to clsact/cls_bpf. */
