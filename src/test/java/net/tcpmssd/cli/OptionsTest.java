@@ -56,6 +56,40 @@ class OptionsTest {
     }
 
     @Test
+    void loneDashOperandIsRefused() {
+        // getopt(3) reads a lone "-" as an operand (the conventional name of standard input), and
+        // tcpmssd takes no operands.
+        assertUsage("-p", "1", "-m", "1280", "-");
+        assertUsage("-", "-p", "1", "-m", "1280");
+    }
+
+    @Test
+    void operandOfFlagLettersIsRefused() {
+        assertUsage("-p", "1", "-m", "1280", "bv");
+    }
+
+    @Test
+    void dashInsideAClusterIsRefused() {
+        // getopt: "invalid option -- '-'"; it must not end the options as "--" would.
+        assertUsage("-p", "1", "-m", "1280", "-b-");
+        assertUsage("-p", "1", "-m", "1280", "-v-b");
+    }
+
+    @Test
+    void longOptionMissingItsValueIsAUsageError() {
+        assertUsage("-p", "1", "-m", "1280", "--pidfile");
+        assertUsage("-p", "1", "-m", "1280", "--metrics");
+    }
+
+    @Test
+    void wordAfterALongFlagIsReadAsGetoptReadsIt() {
+        // A flag takes no value: the word after it is read on its own, "-p=1" as -p "=1".
+        assertInvalid("invalid port number", "--foreground", "-p=1", "-m", "1280");
+        // A long option with its value attached takes no more: the same for the word after it.
+        assertInvalid("invalid port number", "--pidfile=/run/t.pid", "-p=1", "-m", "1280");
+    }
+
+    @Test
     void lastOccurrenceWinsAsWithGetopt() throws Exception {
         assertThat(Options.parse("-p", "1", "-m", "1400", "-m", "1280").source()).isEqualTo(new MssSource.FixedMtu(1280));
     }
@@ -108,6 +142,14 @@ class OptionsTest {
         assertThat(Options.parse("-p", "5-5", "-m", "1280").queues()).isEqualTo(1);
     }
 
+    @Test
+    void moreThan256QueuesIsRefused() throws Exception {
+        assertThat(Options.parse("-p", "0-255", "-m", "1280").queues()).isEqualTo(256);
+        assertThat(Options.parse("-p", "65280-65535", "-m", "1280").queues()).isEqualTo(256);
+        assertInvalid("invalid port number", "-p", "0-256", "-m", "1280");
+        assertInvalid("invalid port number", "-p", "1000-1256", "-m", "1280");
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"100-99", "100-", "-100", "100--101", "100-65536", "1-1000", "a-b", "100-101-102"})
     void invalidQueueRange(String port) {
@@ -142,6 +184,27 @@ class OptionsTest {
     }
 
     @Test
+    void runningIsTheDefaultActionAndDetachingTheDefaultMode() throws Exception {
+        Options o = Options.parse("-p", "1", "-m", "1280");
+        assertThat(o.action()).isEqualTo(Options.Action.RUN);
+        assertThat(o.detaches()).isTrue();
+        assertThat(o.queueLength()).isEqualTo(Options.DEFAULT_QUEUE_LENGTH);
+        assertThat(o.pidfile()).isNull();
+        assertThat(o.addMss()).isFalse();
+        assertThat(o.metrics()).isNull();
+        assertThat(Options.parse("-v", "-p", "1", "-m", "1280").detaches()).isFalse();
+        assertThat(Options.parse("--foreground", "-p", "1", "-m", "1280").detaches()).isFalse();
+    }
+
+    @Test
+    void queueLengthIsTaken() throws Exception {
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--queue-length", "1").queueLength()).isEqualTo(1);
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--queue-length", "100000").queueLength()).isEqualTo(100000);
+        assertInvalid("invalid queue length", "-p", "1", "-m", "1280", "--queue-length", "0");
+        assertInvalid("invalid queue length", "-p", "1", "-m", "1280", "--queue-length", "-5");
+    }
+
+    @Test
     void metricsAddresses() throws Exception {
         assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "9815").metrics()).hasToString("127.0.0.1:9815");
         assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "0.0.0.0:9815").metrics()).hasToString("0.0.0.0:9815");
@@ -149,8 +212,26 @@ class OptionsTest {
         assertThat(Options.parse("-p", "1", "-m", "1280", "--metrics", "localhost:1").metrics()).hasToString("localhost:1");
     }
 
+    @Test
+    void metricsAddressKeepsItsPortAndBrackets() throws Exception {
+        MetricsAddress highest = MetricsAddress.parse("127.0.0.1:65535");
+        assertThat(highest.port()).isEqualTo(65535);
+        assertThat(highest.socketAddress().getPort()).isEqualTo(65535);
+        assertThat(highest.socketAddress().getAddress().getHostAddress()).isEqualTo("127.0.0.1");
+        assertThat(MetricsAddress.parse("[2001:db8::1]:9815")).hasToString("[2001:db8::1]:9815");
+        assertThat(MetricsAddress.parse("[::1]:9815").host()).isEqualTo("::1");
+    }
+
     @ParameterizedTest
-    @ValueSource(strings = {"::1:9815", "host:", ":80", "1.2.3.4:99999", "a b:1"})
+    @ValueSource(strings = {"[::1:9815", "::1]:9815", "[[::1]:9815"})
+    void unbalancedBracketsAreNoMetricsAddress(String address) {
+        assertThatThrownBy(() -> Options.parse("-p", "1", "-m", "1280", "--metrics", address))
+                .isInstanceOfSatisfying(UsageException.class,
+                        e -> assertThat(e.line()).startsWith("tcpmssd: invalid metrics address " + address));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"::1:9815", "host:", ":80", "1.2.3.4:99999", "1.2.3.4:65536", "[]:80", "a b:1"})
     void invalidMetricsAddress(String address) {
         assertInvalid("invalid metrics address " + address + (address.equals("::1:9815") ? " (write IPv6 as [addr]:port)" : ""),
                 "-p", "1", "-m", "1280", "--metrics", address);
