@@ -86,6 +86,28 @@ class MssClampTest {
     }
 
     @Test
+    void bareTwentyByteHeaderIsWalked() {
+        assertUnchanged(TestPacket.ipv4(tcpSegment(SYN, NONE, NONE)), Outcome.NO_MSS_OPTION);
+        assertUnchanged(TestPacket.ipv6(tcpSegment(ACK, NONE, NONE)), Outcome.NOT_SYN);
+    }
+
+    @Test
+    void mssAfterATwoByteOptionIsClamped() {
+        // SACK permitted (kind 4, length 2: the shortest length an option can have) before the MSS.
+        TestPacket p = TestPacket.ipv4(tcpSegment(SYN, concat(SACK_PERMITTED, mssOption(1460)), NONE));
+        assertThat(p.clamp(MTU_1280)).isEqualTo(Outcome.CLAMPED);
+        assertThat(p.mssValues()).containsExactly(1240);
+        assertThat(p.tcpChecksum()).isEqualTo(p.recomputedTcpChecksum());
+    }
+
+    @Test
+    void fourByteOptionOfAnotherKindIsNotAnMss() {
+        // Kind 253 (RFC 4727's experimental kind) of length 4, its value bytes 0xffff.
+        TestPacket p = TestPacket.ipv4(tcpSegment(SYN, new byte[] {(byte) 253, 4, (byte) 0xff, (byte) 0xff}, NONE));
+        assertUnchanged(p, Outcome.NO_MSS_OPTION);
+    }
+
+    @Test
     void endOfOptionListHidesWhatFollows() {
         TestPacket p = TestPacket.ipv4(tcpSegment(SYN, concat(NOP, EOL, NOP, NOP, mssOption(1460)), NONE));
         byte[] before = p.copy();
@@ -388,6 +410,38 @@ class MssClampTest {
         assertThat(MssClamp.clamp(MemorySegment.ofArray(junk), 0, junk.length, MTU_1280, null)).isEqualTo(Outcome.MALFORMED);
         assertThat(MssClamp.clamp(MemorySegment.ofArray(junk), 0, 0, MTU_1280, null)).isEqualTo(Outcome.MALFORMED);
         assertThat(junk).containsExactly(0x55, 1, 2, 3);
+        // An empty packet in an empty buffer: not even its version byte may be read.
+        assertThat(MssClamp.clamp(MemorySegment.ofArray(new byte[0]), 0, 0, MTU_1280, null)).isEqualTo(Outcome.MALFORMED);
+    }
+
+    @Test
+    void ipHeadersCutShortAreMalformed() {
+        // Each packet fills its buffer, with its length fields saying what is there: nothing past
+        // the end may be read, and what is there is left alone.
+        byte[] v4 = TestPacket.ipv4(tcpSegment(SYN, mssOption(1460), NONE)).bytes;
+        for (int length = 1; length < 20; length++) {
+            byte[] cut = Arrays.copyOf(v4, length);
+            if (length >= 4) {
+                cut[2] = 0;
+                cut[3] = (byte) length;
+            }
+            assertCutIsMalformed(cut);
+        }
+        byte[] v6 = TestPacket.ipv6(tcpSegment(SYN, mssOption(1440), NONE)).bytes;
+        for (int length = 1; length < 40; length++) {
+            byte[] cut = Arrays.copyOf(v6, length);
+            if (length >= 6) {
+                setIpv6PayloadLength(cut, 0);
+            }
+            assertCutIsMalformed(cut);
+        }
+    }
+
+    private static void assertCutIsMalformed(byte[] cut) {
+        byte[] before = cut.clone();
+        assertThat(MssClamp.clamp(MemorySegment.ofArray(cut), 0, cut.length, MTU_1280, null))
+                .as("%d bytes", cut.length).isEqualTo(Outcome.MALFORMED);
+        assertThat(cut).isEqualTo(before);
     }
 
     @Test
