@@ -35,22 +35,22 @@ class NetlinkWriterTest {
                 .attributeBe32(2, 0x01020304)
                 .attributeString(3, "ppp0")
                 .beginAttribute(0x8001).u32(7).u16(9).endAttribute()
-                .bytes(MemorySegment.ofArray(new byte[] {9, 8, 7, 6}), 1, 3);
+                .bytes(MemorySegment.ofArray(new byte[] {9, 8, 7, 6}), 1, 3).u8(5).u8(4);
         w.end();
 
-        ByteBuffer expected = ByteBuffer.allocate(56).order(ByteOrder.nativeOrder());
-        expected.putInt(56).putShort((short) 0x0302).putShort((short) 0x05).putInt(42).putInt(0);
+        ByteBuffer expected = ByteBuffer.allocate(60).order(ByteOrder.nativeOrder());
+        expected.putInt(60).putShort((short) 0x0302).putShort((short) 0x05).putInt(42).putInt(0);
         expected.put((byte) 2).put((byte) 0).order(ByteOrder.BIG_ENDIAN).putShort((short) 100);
         expected.order(ByteOrder.nativeOrder()).putShort((short) 8).putShort((short) 2)
                 .order(ByteOrder.BIG_ENDIAN).putInt(0x01020304);
         expected.order(ByteOrder.nativeOrder()).putShort((short) 9).putShort((short) 3)
                 .put(new byte[] {'p', 'p', 'p', '0', 0}).put(new byte[3]);          // NUL-terminated, padded
         expected.putShort((short) 10).putShort((short) 0x8001).putInt(7).putShort((short) 9).put(new byte[2]);
-        expected.put(new byte[] {8, 7, 6}).put((byte) 0);                          // the message padded by end()
+        expected.put(new byte[] {8, 7, 6, 5, 4}).put(new byte[3]);                 // the message padded by end()
 
-        assertThat(w.length()).isEqualTo(56);
+        assertThat(w.length()).isEqualTo(60);
         assertThat(written(w)).isEqualTo(expected.array());
-        assertThat(Netlink.wholeMessageLength(w.buffer(), 0, w.length())).isEqualTo(56);
+        assertThat(Netlink.wholeMessageLength(w.buffer(), 0, w.length())).isEqualTo(60);
     }
 
     @Test
@@ -84,6 +84,9 @@ class NetlinkWriterTest {
         assertThat(Netlink.wholeMessageLength(m, 0, 64)).as("nlmsg_len shorter than its header").isZero();
         m.set(ValueLayout.JAVA_INT_UNALIGNED, 0, 16);
         assertThat(Netlink.wholeMessageLength(m, 0, 16)).as("a bare header").isEqualTo(16);
+        // Fewer bytes than a header at the end of the buffer: nothing past them is read.
+        assertThat(Netlink.wholeMessageLength(MemorySegment.ofArray(new byte[2]), 0, 2)).isZero();
+        assertThat(Netlink.wholeMessageLength(m, 62, 64)).isZero();
     }
 
     @Test
