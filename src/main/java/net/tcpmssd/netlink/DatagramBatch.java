@@ -21,12 +21,18 @@ public final class DatagramBatch {
 
     private static final int IOVEC = 16;     // struct iovec: base, length
     private static final int MMSGHDR = 64;   // struct mmsghdr: struct msghdr (56) + msg_len + padding
+    private static final int MSG_NAME = 0;
+    private static final int MSG_NAMELEN = 8;
     private static final int MSG_IOV = 16;
     private static final int MSG_IOVLEN = 24;
     private static final int MSG_LEN = 56;
+    private static final int SOCKADDR_NL = 12; // family, pad, nl_pid, nl_groups
+    private static final int NL_PID = 4;
+    private static final int NOBODY = -1;
 
     public final MemorySegment data;
     final MemorySegment vector;
+    private final MemorySegment senders;
     final int count;
     public final int slotSize;
 
@@ -36,7 +42,13 @@ public final class DatagramBatch {
         this.data = Libc.mapAnonymous((long) count * slotSize, arena);
         MemorySegment iovecs = arena.allocate((long) count * IOVEC, 8);
         this.vector = arena.allocate((long) count * MMSGHDR, 8);
+        this.senders = arena.allocate((long) count * SOCKADDR_NL, 4);
         for (int i = 0; i < count; i++) {
+            MemorySegment sender = senders.asSlice((long) i * SOCKADDR_NL, SOCKADDR_NL);
+            sender.set(JAVA_INT, NL_PID, NOBODY);
+            // The kernel writes msg_namelen back as 12 for netlink, so it stays right for every call.
+            vector.set(ADDRESS, (long) i * MMSGHDR + MSG_NAME, sender);
+            vector.set(JAVA_INT, (long) i * MMSGHDR + MSG_NAMELEN, SOCKADDR_NL);
             MemorySegment iovec = iovecs.asSlice((long) i * IOVEC, IOVEC);
             iovec.set(ADDRESS, 0, data.asSlice((long) i * slotSize, slotSize));
             iovec.set(JAVA_LONG, 8, slotSize);
@@ -53,5 +65,20 @@ public final class DatagramBatch {
     /** How many bytes the last receive put into slot {@code i}. */
     public int length(int i) {
         return vector.get(JAVA_INT, (long) i * MMSGHDR + MSG_LEN);
+    }
+
+    /** The port id (nl_pid) that sent the datagram in slot {@code i}; the kernel's is 0. */
+    public int sender(int i) {
+        return senders.get(JAVA_INT, (long) i * SOCKADDR_NL + NL_PID);
+    }
+
+    /**
+     * Marks the first {@code n} slots' senders unknown again once read, so that a slot the next
+     * receive does not fill can never pass for the kernel's.
+     */
+    public void forgetSenders(int n) {
+        for (int i = 0; i < n; i++) {
+            senders.set(JAVA_INT, (long) i * SOCKADDR_NL + NL_PID, NOBODY);
+        }
     }
 }

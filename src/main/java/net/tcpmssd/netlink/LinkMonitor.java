@@ -35,6 +35,8 @@ public final class LinkMonitor implements AutoCloseable {
     private final Thread thread;
     private volatile boolean closed;
     private volatile Link last;
+    private final Messages messages = new Messages();
+    private final Attributes attributes = new Attributes();
 
     private LinkMonitor(String name, Listener listener, NetlinkSocket socket) {
         this.name = name;
@@ -56,7 +58,7 @@ public final class LinkMonitor implements AutoCloseable {
         try {
             socket.setNetlinkOption(NETLINK_ADD_MEMBERSHIP, RTNLGRP_LINK);
             socket.setReceiveTimeout(Duration.ofMillis(200));
-            monitor.last = Links.ask(socket, name, 0).orElse(null);
+            monitor.last = Links.ask(socket, Requests.Others.IGNORE, name, 0).orElse(null);
         } catch (ErrnoException e) {
             socket.close();
             throw e;
@@ -93,12 +95,19 @@ public final class LinkMonitor implements AutoCloseable {
         }
     }
 
+    /**
+     * Follows the link messages of one datagram. Only the kernel's count: any local process may
+     * send to our port id, and a forged RTM_NEWLINK would set the MSS we clamp to.
+     */
     private void dispatch(MemorySegment buffer, int used) {
-        int length;
-        for (long at = 0; (length = Netlink.wholeMessageLength(buffer, at, used)) > 0; at += Netlink.align(length)) {
-            int type = Netlink.messageType(buffer, at);
+        if (socket.sender() != NetlinkChannel.KERNEL) {
+            return;
+        }
+        messages.over(buffer, 0, used);
+        while (messages.next()) {
+            int type = messages.type();
             if (type == Links.RTM_NEWLINK || type == Links.RTM_DELLINK) {
-                Link link = Links.parse(buffer, at);
+                Link link = Links.parse(messages, attributes);
                 if (link != null) {
                     boolean ours = link.name().equals(name);
                     if (type == Links.RTM_NEWLINK && ours) {

@@ -1,9 +1,8 @@
 package net.tcpmssd.netlink;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.nio.charset.StandardCharsets;
 import java.util.Optional;
+import net.tcpmssd.netlink.Requests.Others;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
 
@@ -16,8 +15,6 @@ public final class Links {
     static final int IFINFOMSG = 16; // struct ifinfomsg: family, pad, type, index, flags, change
     static final int IFLA_IFNAME = 3;
     static final int IFLA_MTU = 4;
-    /** The sequence number of our requests; the kernel's notifications carry 0. */
-    private static final int ASK_SEQUENCE = 1;
 
     private Links() {}
 
@@ -33,72 +30,62 @@ public final class Links {
 
     private static Optional<Link> query(String name, int index) throws ErrnoException {
         try (NetlinkSocket socket = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE)) {
-            return ask(socket, name, index);
+            return ask(socket, Others.IGNORE, name, index);
         }
     }
 
     /**
      * Asks over {@code socket} for one interface, by name or else by index, and waits for the
-     * answer. Other messages on the socket (notifications, when it listens to them) are passed
-     * over: the answer is newer than any of them.
+     * answer. Other messages on the socket (notifications, when it listens to them) go to
+     * {@code others}: the answer is newer than any of them.
      */
-    static Optional<Link> ask(NetlinkSocket socket, String name, int index) throws ErrnoException {
+    static Optional<Link> ask(NetlinkChannel socket, Others others, String name, int index) throws ErrnoException {
         String what = name != null ? name : "interface " + index;
         try (Arena arena = Arena.ofConfined()) {
-            Netlink.Writer request = new Netlink.Writer(arena.allocate(512, 8));
-            request.begin(RTM_GETLINK, Netlink.NLM_F_REQUEST, ASK_SEQUENCE);
+            // A link's reply is a few KiB (its stats and info nests); 64 KiB holds any.
+            Requests requests = new Requests(socket, arena.allocate(512, 8), arena.allocate(65536, 8));
+            Netlink.Writer request = requests.begin(RTM_GETLINK, 0);
             request.u32(0).u32(index).u32(0).u32(0); // family, pad, type; index; flags; change
             if (name != null) {
                 request.attributeString(IFLA_IFNAME, name);
             }
-            request.end();
-            socket.send(request.buffer(), request.length());
-
-            MemorySegment reply = arena.allocate(65536, 8);
-            for (int datagrams = 0; datagrams < 1000; datagrams++) {
-                int used = socket.receive(reply, 0, false);
-                if (used == 0) {
-                    break; // the receive timed out
-                }
-                int length;
-                for (long at = 0; (length = Netlink.wholeMessageLength(reply, at, used)) > 0; at += Netlink.align(length)) {
-                    if (Netlink.messageSequence(reply, at) != ASK_SEQUENCE) {
-                        continue;
-                    }
-                    if (Netlink.messageType(reply, at) == Netlink.NLMSG_ERROR) {
-                        int error = -Netlink.u32(reply, at + Netlink.HEADER);
-                        if (error == Libc.ENODEV) {
-                            return Optional.empty();
-                        }
-                        throw new ErrnoException("rtnetlink: " + what, error);
-                    }
-                    return Optional.ofNullable(parse(reply, at));
-                }
+            Link[] answer = new Link[1];
+            Attributes attributes = new Attributes();
+            int error = requests.exchange("rtnetlink: " + what, reply -> answer[0] = parse(reply, attributes), others);
+            if (error == Libc.ENODEV) {
+                return Optional.empty();
             }
-            throw new ErrnoException("rtnetlink: no reply for " + what, Libc.ETIMEDOUT);
+            if (error != 0) {
+                throw new ErrnoException("rtnetlink: " + what, error);
+            }
+            if (answer[0] == null) {
+                throw new ErrnoException("rtnetlink: " + what + ": reply without a name, an index or an MTU", Libc.EBADMSG);
+            }
+            return Optional.of(answer[0]);
         }
     }
 
-    /** Reads an RTM_NEWLINK message at {@code at}; null if it lacks a name or an MTU. */
-    static Link parse(MemorySegment m, long at) {
-        int length = Netlink.messageLength(m, at);
-        int index = Netlink.u32(m, at + Netlink.HEADER + 4);
+    /**
+     * Reads an RTM_NEWLINK or RTM_DELLINK message; null if it is too short for its struct
+     * ifinfomsg, or lacks a name or an MTU of the right size.
+     */
+    static Link parse(Messages message, Attributes attributes) {
+        if (message.payloadLength() < IFINFOMSG) {
+            return null;
+        }
+        int index = message.payloadU32(4);
         String name = null;
         int mtu = -1;
-        long attribute = at + Netlink.HEADER + IFINFOMSG;
-        while (attribute + Netlink.ATTRIBUTE_HEADER <= at + length) {
-            int attributeLength = Netlink.u16(m, attribute);
-            if (attributeLength < Netlink.ATTRIBUTE_HEADER || attribute + attributeLength > at + length) {
-                break;
-            }
-            long value = attribute + Netlink.ATTRIBUTE_HEADER;
-            switch (Netlink.u16(m, attribute + 2) & Netlink.ATTRIBUTE_TYPE_MASK) {
-                case IFLA_IFNAME -> name = m.asSlice(value, attributeLength - Netlink.ATTRIBUTE_HEADER)
-                        .getString(0, StandardCharsets.UTF_8);
-                case IFLA_MTU -> mtu = Netlink.u32(m, value);
+        message.attributes(attributes, IFINFOMSG);
+        while (attributes.next()) {
+            switch (attributes.type()) {
+                case IFLA_IFNAME -> name = attributes.string();
+                case IFLA_MTU -> {
+                    int value = attributes.u32(0);
+                    mtu = attributes.truncated() ? -1 : value;
+                }
                 default -> { }
             }
-            attribute += Netlink.align(attributeLength);
         }
         return name == null || mtu < 0 ? null : new Link(index, name, mtu);
     }

@@ -11,7 +11,7 @@ import java.nio.ByteOrder;
 /**
  * The netlink wire format of linux/netlink.h: message headers and attributes, in host byte order,
  * each padded to 4 bytes. Netfilter attributes carry big-endian values inside; rtnetlink ones host
- * order: the accessors say which.
+ * order: the accessors say which. {@link Messages} and {@link Attributes} read it, this writes it.
  */
 public final class Netlink {
 
@@ -37,49 +37,18 @@ public final class Netlink {
         return (length + 3) & ~3;
     }
 
-    public static int messageLength(MemorySegment m, long at) {
-        return m.get(JAVA_INT_UNALIGNED, at);
-    }
-
     /**
      * The length of the message at {@code at} if a whole one lies in {@code [at, end)}, else 0: a
      * walk over a datagram's messages stops there (the kernel never sends a broken one, and
-     * nothing after it could be trusted).
+     * nothing after it could be trusted). {@code end} is where the bytes received end, so a
+     * nlmsg_len is never believed beyond them.
      */
     public static int wholeMessageLength(MemorySegment m, long at, long end) {
         if (at + HEADER > end) {
             return 0;
         }
-        int length = messageLength(m, at);
+        int length = m.get(JAVA_INT_UNALIGNED, at);
         return length < HEADER || at + length > end ? 0 : length;
-    }
-
-    public static int messageType(MemorySegment m, long at) {
-        return m.get(JAVA_SHORT_UNALIGNED, at + 4) & 0xffff;
-    }
-
-    public static int messageSequence(MemorySegment m, long at) {
-        return m.get(JAVA_INT_UNALIGNED, at + 8);
-    }
-
-    public static int u8(MemorySegment m, long at) {
-        return m.get(JAVA_BYTE, at) & 0xff;
-    }
-
-    public static int u16(MemorySegment m, long at) {
-        return m.get(JAVA_SHORT_UNALIGNED, at) & 0xffff;
-    }
-
-    public static int u32(MemorySegment m, long at) {
-        return m.get(JAVA_INT_UNALIGNED, at);
-    }
-
-    public static int be16(MemorySegment m, long at) {
-        return m.get(BE16, at) & 0xffff;
-    }
-
-    public static int be32(MemorySegment m, long at) {
-        return m.get(BE32, at);
     }
 
     /** Writes messages one after another into a buffer, for a single send. */

@@ -11,27 +11,41 @@ import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
 
 /** An AF_NETLINK socket: the thin typed layer over the file descriptor. */
-public final class NetlinkSocket implements AutoCloseable {
+public final class NetlinkSocket implements NetlinkChannel, AutoCloseable {
 
     public static final int NETLINK_ROUTE = 0;
     public static final int NETLINK_NETFILTER = 12;
     private static final int SOL_NETLINK = 270;
 
+    private static final int SOCKADDR_NL = 12; // struct sockaddr_nl: family, pad, nl_pid, nl_groups
+    private static final int NL_PID = 4;
+
     private final int fd;
     /** sk_drops when the last failed batch receive looked (receiving thread only). */
     private long dropsSeen;
+    /** The sender's struct sockaddr_nl and its socklen_t, for recvfrom (one receiving thread at a time). */
+    private final MemorySegment from = Arena.ofAuto().allocate(SOCKADDR_NL, 4);
+    private final MemorySegment fromLength = Arena.ofAuto().allocate(JAVA_INT);
 
     private NetlinkSocket(int fd) {
         this.fd = fd;
     }
 
     /**
-     * Opens a netlink socket of this protocol for requests. It is not bound: the kernel binds it
-     * to a port id of its choosing at the first send (netlink(7)), which spares start-up the
+     * Opens a netlink socket of this protocol for requests, with {@link Requests#REPLY_TIMEOUT}
+     * as its receive timeout: no receive on it waits for ever. It is not bound: the kernel binds
+     * it to a port id of its choosing at the first send (netlink(7)), which spares start-up the
      * linking of bind(2).
      */
     public static NetlinkSocket open(int protocol) throws ErrnoException {
-        return new NetlinkSocket(Libc.socket(Libc.AF_NETLINK, Libc.SOCK_RAW | Libc.SOCK_CLOEXEC, protocol));
+        NetlinkSocket socket = new NetlinkSocket(Libc.socket(Libc.AF_NETLINK, Libc.SOCK_RAW | Libc.SOCK_CLOEXEC, protocol));
+        try {
+            socket.setReceiveTimeout(Requests.REPLY_TIMEOUT);
+        } catch (ErrnoException e) {
+            socket.close();
+            throw e;
+        }
+        return socket;
     }
 
     /**
@@ -100,6 +114,7 @@ public final class NetlinkSocket implements AutoCloseable {
     }
 
     /** Sends one datagram (which may hold several netlink messages) to the kernel. */
+    @Override
     public void send(MemorySegment buffer, long length) throws ErrnoException {
         Libc.send(fd, buffer, length, 0);
     }
@@ -118,18 +133,30 @@ public final class NetlinkSocket implements AutoCloseable {
 
     /**
      * Receives one datagram (which may hold several netlink messages) into {@code buffer} at
-     * {@code offset}. Returns its length, or 0 when nothing came: the timeout passed, a signal
-     * interrupted the wait, or (with {@code dontWait}) nothing was waiting.
+     * {@code offset}, and notes its sender for {@link #sender()}. Returns its length, or 0 when
+     * nothing came: the timeout passed, a signal interrupted the wait, or (with {@code dontWait})
+     * nothing was waiting.
      */
+    @Override
     public int receive(MemorySegment buffer, long offset, boolean dontWait) throws ErrnoException {
+        // Any local process may send to our port id (netlink(7) allows unicast between sockets),
+        // so the sender is read, never assumed; a slot the call did not fill reads as a stranger.
+        from.set(JAVA_INT, NL_PID, -1);
+        fromLength.set(JAVA_INT, 0, SOCKADDR_NL);
         try {
-            return (int) Libc.recv(fd, buffer.asSlice(offset), buffer.byteSize() - offset, dontWait ? Libc.MSG_DONTWAIT : 0);
+            return (int) Libc.recvfrom(fd, buffer.asSlice(offset), buffer.byteSize() - offset, dontWait ? Libc.MSG_DONTWAIT : 0,
+                    from, fromLength);
         } catch (ErrnoException e) {
             if (e.errno() == Libc.EAGAIN || e.errno() == Libc.EINTR) {
                 return 0;
             }
             throw e;
         }
+    }
+
+    @Override
+    public int sender() {
+        return from.get(JAVA_INT, NL_PID);
     }
 
     /** What {@link #receive(DatagramBatch)} returns when the socket overflowed (ENOBUFS). */

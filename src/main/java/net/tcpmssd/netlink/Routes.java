@@ -31,14 +31,17 @@ public final class Routes implements AutoCloseable {
     private final NetlinkSocket socket;
     // Shared, not confined: made on the main thread, then used by one queue thread alone.
     private final Arena arena = Arena.ofShared();
-    private final Netlink.Writer request = new Netlink.Writer(arena.allocate(256, 8));
-    private final MemorySegment reply = arena.allocate(16384, 8);
+    private final Requests requests;
+    private final Attributes attributes = new Attributes();
+    private final Attributes metrics = new Attributes();
+    private int outInterface;
+    private int routeMtu;
     private final Map<String, Entry> routes = new HashMap<>();
     private final Map<Integer, Integer> linkMtus = new HashMap<>();
-    private int sequence;
 
     public Routes() throws ErrnoException {
         socket = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE);
+        requests = new Requests(socket, arena.allocate(256, 8), arena.allocate(16384, 8));
     }
 
     /** Drops every cached answer: a route or a link changed. */
@@ -64,51 +67,36 @@ public final class Routes implements AutoCloseable {
     }
 
     private int lookUp(byte[] address) throws ErrnoException {
-        request.clear();
-        request.begin(RTM_GETROUTE, Netlink.NLM_F_REQUEST, ++sequence);
+        Netlink.Writer request = requests.begin(RTM_GETROUTE, 0);
         request.u8(address.length == 4 ? 2 : 10).u8(address.length * 8).u8(0).u8(0); // family, dst_len, src_len, tos
         request.u32(0).u32(0);                                                      // table .. type, flags
         request.beginAttribute(RTA_DST).bytes(MemorySegment.ofArray(address), 0, address.length).endAttribute();
-        request.end();
-        socket.send(request.buffer(), request.length());
-        int used = socket.receive(reply, 0, false);
-        if (used < Netlink.HEADER || Netlink.messageType(reply, 0) != RTM_NEWROUTE) {
+        outInterface = 0;
+        routeMtu = 0;
+        if (requests.exchange("route lookup", this::readRoute, Requests.Others.IGNORE) != 0) {
             return -1; // no route (ENETUNREACH comes as an error message): nothing to clamp for
-        }
-        int length = Netlink.messageLength(reply, 0);
-        int outInterface = 0;
-        int routeMtu = 0;
-        long attribute = Netlink.HEADER + RTMSG;
-        while (attribute + Netlink.ATTRIBUTE_HEADER <= length) {
-            int attributeLength = Netlink.u16(reply, attribute);
-            if (attributeLength < Netlink.ATTRIBUTE_HEADER || attribute + attributeLength > length) {
-                break;
-            }
-            int type = Netlink.u16(reply, attribute + 2) & Netlink.ATTRIBUTE_TYPE_MASK;
-            if (type == RTA_OIF) {
-                outInterface = Netlink.u32(reply, attribute + Netlink.ATTRIBUTE_HEADER);
-            } else if (type == RTA_METRICS) {
-                routeMtu = metric(attribute + Netlink.ATTRIBUTE_HEADER, attribute + attributeLength, RTAX_MTU);
-            }
-            attribute += Netlink.align(attributeLength);
         }
         return routeMtu > 0 ? routeMtu : linkMtu(outInterface);
     }
 
-    /** A metric from the nested RTA_METRICS attribute, 0 if absent. */
-    private int metric(long from, long to, int wanted) {
-        long at = from;
-        while (at + Netlink.ATTRIBUTE_HEADER <= to) {
-            int length = Netlink.u16(reply, at);
-            if (length < Netlink.ATTRIBUTE_HEADER) {
-                break;
-            }
-            if ((Netlink.u16(reply, at + 2) & Netlink.ATTRIBUTE_TYPE_MASK) == wanted) {
-                return Netlink.u32(reply, at + Netlink.ATTRIBUTE_HEADER);
-            }
-            at += Netlink.align(length);
+    /** Reads the RTM_NEWROUTE that answers a lookup: its interface, and its MTU metric if it has one. */
+    private void readRoute(Messages message) {
+        if (message.type() != RTM_NEWROUTE) {
+            return;
         }
-        return 0;
+        message.attributes(attributes, RTMSG);
+        while (attributes.next()) {
+            if (attributes.type() == RTA_OIF) {
+                outInterface = attributes.u32(0);
+            } else if (attributes.type() == RTA_METRICS) {
+                Attributes metric = attributes.nested(metrics);
+                while (metric.next()) {
+                    if (metric.type() == RTAX_MTU) {
+                        routeMtu = metric.u32(0);
+                    }
+                }
+            }
+        }
     }
 
     private int linkMtu(int index) throws ErrnoException {

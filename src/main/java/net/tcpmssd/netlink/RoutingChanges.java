@@ -42,7 +42,8 @@ public final class RoutingChanges implements AutoCloseable {
             MemorySegment buffer = arena.allocate(64 * 1024, 8);
             while (!closed) {
                 try {
-                    if (socket.receive(buffer, 0, false) > 0) {
+                    // Only the kernel's notifications count: any local process may send to our port.
+                    if (socket.receive(buffer, 0, false) > 0 && socket.sender() == NetlinkChannel.KERNEL) {
                         bump();
                     }
                 } catch (ErrnoException e) {

@@ -88,6 +88,7 @@ public final class Libc {
     public static final int EPERM = 1;
     public static final int EBUSY = 16;
     public static final int ENODEV = 19;
+    public static final int EBADMSG = 74;
     public static final int ETIMEDOUT = 110;
     public static final int EIO = 5;
 
@@ -102,6 +103,8 @@ public final class Libc {
             withErrno("setsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SEND = withErrno("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle RECV = withErrno("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle RECVFROM =
+            withErrno("recvfrom", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS));
 
     // Made on first use, not at start-up: each downcall handle of a new shape costs milliseconds
     // to link, and these are not on the way to a bound queue in the usual modes (--pmtu binds its
@@ -403,6 +406,22 @@ public final class Libc {
             throw new AssertionError(t);
         }
         return check("recv", result);
+    }
+
+    /**
+     * recvfrom(2): receives one datagram into {@code buffer} and its sender's address into
+     * {@code address}, whose length {@code addressLength} (a socklen_t) gives on the way in and
+     * the kernel sets on the way out.
+     */
+    public static long recvfrom(int fd, MemorySegment buffer, long length, int flags, MemorySegment address,
+            MemorySegment addressLength) throws ErrnoException {
+        long result;
+        try {
+            result = (long) RECVFROM.invokeExact(state(), fd, buffer, length, flags, address, addressLength);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+        return check("recvfrom", result);
     }
 
     /** getsockopt(2) into {@code value}; returns the length the kernel wrote. */

@@ -6,9 +6,13 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import net.tcpmssd.netlink.Attributes;
 import net.tcpmssd.netlink.DatagramBatch;
+import net.tcpmssd.netlink.Messages;
 import net.tcpmssd.netlink.Netlink;
+import net.tcpmssd.netlink.NetlinkChannel;
 import net.tcpmssd.netlink.NetlinkSocket;
+import net.tcpmssd.netlink.Requests;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
 
@@ -75,20 +79,26 @@ public final class NfQueue implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     /** Made when the first batch is read: mapping it would link mmap(2) before the bind. */
     private DatagramBatch batch;
-    /** Where datagrams are read: one datagram's room until the batch is made, then the batch's slots. */
-    private MemorySegment received = arena.allocate(LARGEST_MESSAGE, 8);
+    /** One datagram's room: for the replies to configuration requests and for the drain at the end. */
+    private final MemorySegment single = arena.allocate(LARGEST_MESSAGE, 8);
     private final Netlink.Writer verdicts = new Netlink.Writer(arena.allocate(SEND_BUFFER, 8));
-    private final Netlink.Writer control = new Netlink.Writer(arena.allocate(4096, 8));
+    private final Requests control;
+    /** Packets that come while a configuration request waits for its answer are answered too. */
+    private final Requests.Others packetsMeanwhile = message -> message(message, single.byteSize());
+    private final Messages messages = new Messages();
+    private final Attributes attributes = new Attributes();
     private final QueuedPacket packet = new QueuedPacket();
-    private int sequence;
-    private int ackSequence = -1;
-    private int ackError;
+    /** Datagrams and messages that were not what the kernel sends (see {@link #malformed}). */
+    private long malformed;
+    private long lastMalformedReport;
+    private boolean malformedReported;
 
     private NfQueue(int number, NetlinkSocket socket, Handler handler, ErrorListener errors) {
         this.number = number;
         this.socket = socket;
         this.handler = handler;
         this.errors = errors;
+        this.control = new Requests(socket, arena.allocate(4096, 8), single);
     }
 
     /**
@@ -109,7 +119,7 @@ public final class NfQueue implements AutoCloseable {
             w.attributeBe32(CFG_QUEUE_MAXLEN, maxLength);
             w.attributeBe32(CFG_MASK, FLAG_FAIL_OPEN);
             w.attributeBe32(CFG_FLAGS, FLAG_FAIL_OPEN);
-            queue.request("bind queue " + number);
+            queue.configure("bind queue " + number);
         } catch (ErrnoException e) {
             queue.release();
             throw e;
@@ -141,6 +151,15 @@ public final class NfQueue implements AutoCloseable {
     }
 
     /**
+     * Datagrams and messages that were not what the kernel sends: from another port than the
+     * kernel's, cut short, or a packet message without a usable id or payload. Read by the queue's
+     * thread (or after it stopped).
+     */
+    public long malformed() {
+        return malformed;
+    }
+
+    /**
      * Packets the kernel wanted to queue to us but could not, our socket being full: with
      * fail-open it accepted them unmodified. Any thread may ask.
      */
@@ -159,7 +178,6 @@ public final class NfQueue implements AutoCloseable {
     public int receiveBatch() throws ErrnoException {
         if (batch == null) {
             batch = new DatagramBatch(arena, BATCH, LARGEST_MESSAGE);
-            received = batch.data;
         }
         int datagrams = socket.receive(batch);
         if (datagrams == NetlinkSocket.OVERRUN) {
@@ -167,8 +185,9 @@ public final class NfQueue implements AutoCloseable {
         }
         int handled = 0;
         for (int i = 0; i < datagrams; i++) {
-            handled += dispatch(batch.offset(i), batch.length(i), batch.offset(i) + batch.slotSize);
+            handled += dispatch(batch.data, batch.sender(i), batch.offset(i), batch.length(i), batch.offset(i) + batch.slotSize);
         }
+        batch.forgetSenders(datagrams);
         flushVerdicts();
         return handled;
     }
@@ -176,8 +195,8 @@ public final class NfQueue implements AutoCloseable {
     /** Answers every packet already waiting in the socket, without blocking. */
     public void drain() throws ErrnoException {
         int used;
-        while ((used = socket.receive(received, 0, true)) > 0) {
-            dispatch(0, used, received.byteSize());
+        while ((used = socket.receive(single, 0, true)) > 0) {
+            dispatch(single, socket.sender(), 0, used, single.byteSize());
             flushVerdicts();
         }
     }
@@ -188,7 +207,7 @@ public final class NfQueue implements AutoCloseable {
         try {
             Netlink.Writer w = beginConfig();
             w.beginAttribute(CFG_CMD).u8(CMD_UNBIND).u8(0).be16(0).endAttribute();
-            request("unbind queue " + number);
+            configure("unbind queue " + number);
         } catch (ErrnoException e) {
             errors.error(e);
         } finally {
@@ -202,100 +221,140 @@ public final class NfQueue implements AutoCloseable {
     }
 
     private Netlink.Writer beginConfig() {
-        control.clear();
-        ackSequence = ++sequence;
-        return control.begin(MSG_CONFIG, Netlink.NLM_F_REQUEST | Netlink.NLM_F_ACK, ackSequence)
-                .u8(0).u8(0).be16(number);
+        return control.begin(MSG_CONFIG, Netlink.NLM_F_ACK).u8(0).u8(0).be16(number);
     }
 
-    /** Sends the control message and waits for its acknowledgement, answering packets meanwhile. */
-    private void request(String what) throws ErrnoException {
-        control.end();
-        socket.send(control.buffer(), control.length());
-        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-        ackError = 1;
-        while (ackError == 1) {
-            if (System.nanoTime() > deadline) {
-                throw new ErrnoException(what, Libc.ETIMEDOUT);
-            }
-            int used = socket.receive(received, 0, false);
-            if (used > 0) {
-                dispatch(0, used, received.byteSize());
-                flushVerdicts();
-            }
+    /** Sends the configuration message and waits for its acknowledgement, answering packets meanwhile. */
+    private void configure(String what) throws ErrnoException {
+        int error;
+        try {
+            error = control.exchange(what, reply -> { }, packetsMeanwhile);
+        } finally {
+            flushVerdicts();
         }
-        if (ackError != 0) {
-            throw new ErrnoException(what, -ackError);
+        if (error != 0) {
+            throw new ErrnoException(what, error);
         }
     }
 
     /**
-     * Walks the netlink messages of one datagram, {@code received[start, start + used)}, which
-     * may use the buffer up to {@code limit} (for a packet that grows).
+     * Walks the netlink messages of one datagram, {@code segment[start, start + used)}, which
+     * may use the buffer up to {@code limit} (for a packet that grows). Only the kernel queues
+     * packets: any local process may send to our port id (netlink(7)), and a verdict for a forged
+     * message would name, and could rewrite, a packet of someone else's choosing.
      */
-    private int dispatch(long start, int used, long limit) {
+    private int dispatch(MemorySegment segment, int sender, long start, int used, long limit) {
+        if (sender != NetlinkChannel.KERNEL) {
+            malformed("datagram from a port other than the kernel's, dropped");
+            return 0;
+        }
         int handled = 0;
-        long end = start + used;
-        int length;
-        for (long at = start; (length = Netlink.wholeMessageLength(received, at, end)) > 0; at += Netlink.align(length)) {
-            int type = Netlink.messageType(received, at);
-            if (type == MSG_PACKET) {
-                // Room to grow only for the datagram's last message: nothing to overwrite behind it.
-                handlePacket(at, length, at + Netlink.align(length) >= end ? limit : at + length);
-                handled++;
-            } else if (type == Netlink.NLMSG_ERROR) {
-                int error = Netlink.u32(received, at + Netlink.HEADER);
-                int ofSequence = Netlink.u32(received, at + Netlink.HEADER + 4 + 8);
-                if (ofSequence == ackSequence && ackSequence >= 0) {
-                    ackError = error;
-                    ackSequence = -1;
-                } else if (error != 0) {
-                    errors.error(new ErrnoException("queue " + number, -error));
-                }
-            }
+        messages.over(segment, start, start + used);
+        while (messages.next()) {
+            handled += message(messages, limit);
+        }
+        if (messages.broken()) {
+            malformed("message longer than its datagram, rest of the datagram skipped");
         }
         return handled;
     }
 
-    private void handlePacket(long message, int length, long limit) {
-        long end = message + length;
-        long at = message + Netlink.HEADER + NFGENMSG;
+    /** Answers one message from the kernel; returns 1 if it was a packet given a verdict. */
+    private int message(Messages message, long limit) {
+        int type = message.type();
+        if (type == MSG_PACKET) {
+            // Room to grow only for the datagram's last message: nothing to overwrite behind it.
+            return handlePacket(message, message.last() ? limit : message.at() + message.length());
+        }
+        if (type == Netlink.NLMSG_ERROR) {
+            int error = message.error();
+            if (error == Messages.MALFORMED) {
+                malformed("error message without an errno");
+            } else if (error != 0) {
+                errors.error(new ErrnoException("kernel", error)); // the listener names the queue
+            }
+        }
+        return 0;
+    }
+
+    /** What {@link #readPacket} found in a packet message. */
+    static final int NO_ID = 0;
+    static final int ID_ONLY = 1;
+    static final int WHOLE = 2;
+
+    /**
+     * Reads an NFQNL_MSG_PACKET message into {@code packet}: its id and hook from NFQA_PACKET_HDR
+     * (struct nfqnl_msg_packet_hdr: be32 id, be16 hw_protocol, u8 hook; 7 bytes), its interfaces,
+     * and where its payload lies, growing up to {@code limit} if nothing follows it.
+     *
+     * @return {@link #WHOLE} if the handler may look at it; {@link #ID_ONLY} if it can only be
+     *     accepted unchanged (no payload, or attributes that broke off); {@link #NO_ID} if no
+     *     verdict can name it (no packet header of the right size)
+     */
+    static int readPacket(Messages message, Attributes attributes, QueuedPacket packet, long limit) {
         boolean haveId = false;
-        packet.buffer = received;
+        packet.buffer = message.segment();
         packet.length = -1;
         packet.inInterface = 0;
         packet.outInterface = 0;
-        while (at + Netlink.ATTRIBUTE_HEADER <= end) {
-            int attributeLength = Netlink.u16(received, at);
-            if (attributeLength < Netlink.ATTRIBUTE_HEADER || at + attributeLength > end) {
-                break;
-            }
-            long value = at + Netlink.ATTRIBUTE_HEADER;
-            switch (Netlink.u16(received, at + 2) & Netlink.ATTRIBUTE_TYPE_MASK) {
+        message.attributes(attributes, NFGENMSG);
+        while (attributes.next()) {
+            switch (attributes.type()) {
                 case ATTR_PACKET_HDR -> {
-                    packet.id = Netlink.be32(received, value);
-                    packet.hook = Netlink.u8(received, value + 6);
-                    haveId = true;
+                    packet.id = attributes.be32(0);
+                    packet.hook = attributes.u8(6);
+                    haveId = !attributes.truncated();
                 }
-                case ATTR_IFINDEX_INDEV -> packet.inInterface = Netlink.be32(received, value);
-                case ATTR_IFINDEX_OUTDEV -> packet.outInterface = Netlink.be32(received, value);
+                case ATTR_IFINDEX_INDEV -> packet.inInterface = attributes.be32(0);
+                case ATTR_IFINDEX_OUTDEV -> packet.outInterface = attributes.be32(0);
                 case ATTR_PAYLOAD -> {
-                    packet.offset = value;
-                    packet.length = attributeLength - Netlink.ATTRIBUTE_HEADER;
+                    packet.offset = attributes.offset();
+                    packet.length = attributes.length();
                 }
                 default -> { }
             }
-            at += Netlink.align(attributeLength);
         }
         if (!haveId) {
-            return; // without an id there is nothing to answer; the kernel always sends one
+            return NO_ID;
         }
-        if (packet.length >= 0) {
-            boolean payloadLast = packet.offset + packet.length >= message + length - 3;
-            packet.capacity = payloadLast ? (int) Math.min(limit - packet.offset, 65535) : packet.length;
+        if (packet.length < 0 || attributes.broken()) {
+            packet.length = 0;
+            return ID_ONLY;
         }
-        boolean changed = packet.length >= 0 && handler.handle(packet);
+        long messageEnd = message.at() + message.length();
+        boolean payloadLast = packet.offset + packet.length >= messageEnd - 3;
+        packet.capacity = payloadLast ? (int) Math.min(limit - packet.offset, 65535) : packet.length;
+        return WHOLE;
+    }
+
+    /** Gives the packet at {@code message} its one verdict; returns 1, or 0 if it has no id to answer. */
+    private int handlePacket(Messages message, long limit) {
+        int read = readPacket(message, attributes, packet, limit);
+        if (read == NO_ID) {
+            malformed("packet message without a packet header, skipped");
+            return 0;
+        }
+        if (read == ID_ONLY) {
+            malformed("packet message without a payload, accepted unchanged");
+        }
+        boolean changed = read == WHOLE && handler.handle(packet);
         addVerdict(packet.id, changed);
+        return 1;
+    }
+
+    /**
+     * Counts something the kernel does not send, and reports it at most once a second (a stranger
+     * could send many): the report names the latest and the count so far. {@code what} is a
+     * constant, so nothing is built for what is only counted.
+     */
+    private void malformed(String what) {
+        malformed++;
+        long now = System.nanoTime();
+        if (!malformedReported || now - lastMalformedReport >= 1_000_000_000L) {
+            malformedReported = true;
+            lastMalformedReport = now;
+            errors.error(new ErrnoException(what + " (" + malformed + " so far)", Libc.EBADMSG));
+        }
     }
 
     private void addVerdict(int id, boolean withPayload) {
@@ -306,7 +365,7 @@ public final class NfQueue implements AutoCloseable {
         verdicts.begin(MSG_VERDICT, Netlink.NLM_F_REQUEST, 0).u8(0).u8(0).be16(number);
         verdicts.beginAttribute(ATTR_VERDICT_HDR).be32(NF_ACCEPT).be32(id).endAttribute();
         if (withPayload) {
-            verdicts.beginAttribute(ATTR_PAYLOAD).bytes(received, packet.offset, packet.length).endAttribute();
+            verdicts.beginAttribute(ATTR_PAYLOAD).bytes(packet.buffer, packet.offset, packet.length).endAttribute();
         }
         verdicts.end();
     }

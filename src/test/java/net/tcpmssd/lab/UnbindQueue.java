@@ -32,7 +32,7 @@ public final class UnbindQueue {
             m.set(ValueLayout.JAVA_BYTE, 24, (byte) 2);                  // NFQNL_CFG_CMD_UNBIND
             Libc.send(fd, m, 28, 0);
             MemorySegment reply = arena.allocate(4096);
-            Libc.recv(fd, reply, 4096, 0);
+            Libc.recvfrom(fd, reply, 4096, 0, MemorySegment.NULL, MemorySegment.NULL);
             int error = -reply.get(ValueLayout.JAVA_INT, 16);
             System.out.println("unbind queue " + queue + ": " + (error == 0 ? "done" : new ErrnoException("x", error).getMessage().substring(3)));
         } finally {
