@@ -5,15 +5,12 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicReference;
-import net.tcpmssd.os.Libc;
+import net.tcpmssd.lab.NamespaceThread;
 
 /**
  * Two network namespaces of unique names joined by a veth pair, client (a0, 198.51.100.1) ──
  * server (b0, 198.51.100.2), removed by {@link #close} (also when building them failed half way).
- * Work that names an ifindex or opens a socket in the client runs on a thread of its own that
- * first joins the client's namespace (setns(2) moves only the calling thread, and the thread
- * ends with the work, so no other code ever runs in it).
+ * Work that names an ifindex or opens a socket in the client runs in a {@link NamespaceThread}.
  */
 final class VethPair implements AutoCloseable {
 
@@ -48,26 +45,9 @@ final class VethPair implements AutoCloseable {
         return Integer.parseInt(line.substring(0, line.indexOf(':')).strip());
     }
 
-    /** Runs {@code work} on a new thread inside the client's namespace and returns its result. */
+    /** Runs {@code work} on a thread of its own inside the client's namespace and returns its result. */
     <T> T inClient(Callable<T> work) throws Exception {
-        AtomicReference<T> result = new AtomicReference<>();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread thread = new Thread(() -> {
-            try {
-                Libc.setns("/run/netns/" + client, Libc.CLONE_NEWNET);
-                result.set(work.call());
-            } catch (Throwable t) {
-                failure.set(t);
-            }
-        }, "in " + client);
-        thread.start();
-        thread.join();
-        if (failure.get() instanceof Exception e) {
-            throw e;
-        } else if (failure.get() instanceof Error e) {
-            throw e;
-        }
-        return result.get();
+        return NamespaceThread.call(client, work);
     }
 
     /** Runs a command, returns its output; fails with its output if it exits non-zero. */
