@@ -108,29 +108,28 @@ public final class ClsBpfAttachment implements Attachment {
         if (!program.name().startsWith(NAME_PREFIX)) {
             throw new IllegalArgumentException("not a tcpmssd program: " + program.name());
         }
-        String where = where(ifindex, hook);
         try (Rtnetlink rtnetlink = new Rtnetlink()) {
-            rtnetlink.ensureClsact(ifindex, where);
+            rtnetlink.ensureClsact(ifindex);
             boolean replace = false;
             for (Filter filter : rtnetlink.filters(ifindex, hook)) {
                 if (filter.priority() != PRIORITY) {
                     continue;
                 }
                 if (!filter.kind().equals("bpf") || filter.protocol() != ETH_P_ALL) {
-                    throw new ErrnoException(where + ": pref " + PRIORITY + " holds another tool's " + filter.kind()
+                    throw new ErrnoException("pref " + PRIORITY + " holds another tool's " + filter.kind()
                             + " filter (protocol 0x" + Integer.toHexString(Short.reverseBytes((short) filter.protocol()) & 0xffff)
                             + "); tcpmssd's filter must run first", EINVAL);
                 }
                 if (filter.ourPlace()) {
                     if (!ours(filter)) {
-                        throw new ErrnoException(where + ": pref " + PRIORITY + " handle 0x" + Integer.toHexString(HANDLE)
-                                + " is another tool's filter (" + filter.name() + ")", EEXIST);
+                        throw new ErrnoException("pref " + PRIORITY + " handle 0x" + Integer.toHexString(HANDLE)
+                                + " is another tool's filter (" + (filter.name() != null ? filter.name() : "unnamed") + ")", EEXIST);
                     }
                     replace = true;
                 }
             }
             // EXCL when there was none: a filter another tool put there meanwhile is not replaced.
-            rtnetlink.addFilter(program, ifindex, hook, replace ? NLM_F_CREATE | NLM_F_REPLACE : NLM_F_CREATE | NLM_F_EXCL, where);
+            rtnetlink.addFilter(program, ifindex, hook, replace ? NLM_F_CREATE | NLM_F_REPLACE : NLM_F_CREATE | NLM_F_EXCL);
         }
     }
 
@@ -139,7 +138,7 @@ public final class ClsBpfAttachment implements Attachment {
         try (Rtnetlink rtnetlink = new Rtnetlink()) {
             for (Filter filter : rtnetlink.filters(ifindex, hook)) {
                 if (filter.handle() != 0 && ours(filter)) {
-                    rtnetlink.deleteFilter(filter, ifindex, hook, where(ifindex, hook));
+                    rtnetlink.deleteFilter(filter, ifindex, hook);
                 }
             }
         }
@@ -186,10 +185,6 @@ public final class ClsBpfAttachment implements Attachment {
         return (TC_H_CLSACT & 0xffff0000) | (hook == Hook.EGRESS ? TC_H_MIN_EGRESS : TC_H_MIN_INGRESS);
     }
 
-    private static String where(int ifindex, Hook hook) {
-        return "cls_bpf: interface " + ifindex + " " + hook.name().toLowerCase(java.util.Locale.ROOT);
-    }
-
     /** One rtnetlink socket and its buffers, for the requests of one call. */
     private static final class Rtnetlink implements AutoCloseable {
 
@@ -209,18 +204,18 @@ public final class ClsBpfAttachment implements Attachment {
             return requests.begin(type, flags).u32(0).u32(ifindex).u32(handle).u32(parent).u32(info);
         }
 
-        void ensureClsact(int ifindex, String where) throws ErrnoException {
+        void ensureClsact(int ifindex) throws ErrnoException {
             begin(RTM_NEWQDISC, Netlink.NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, ifindex, CLSACT_HANDLE, TC_H_CLSACT, 0)
                     .attributeString(TCA_KIND, "clsact");
-            int error = requests.exchange(where + ": add clsact qdisc", reply -> { }, Requests.Others.IGNORE);
+            int error = requests.exchange("add clsact qdisc", reply -> { }, Requests.Others.IGNORE);
             if (error == EEXIST) {
                 // Something holds the slot: clsact (fine) or an ingress qdisc, which has no egress.
                 String kind = qdiscKind(ifindex);
                 if (!"clsact".equals(kind)) {
-                    throw new ErrnoException(where + ": the interface has an " + kind + " qdisc where clsact goes (ffff:)", EEXIST);
+                    throw new ErrnoException("the interface has an " + kind + " qdisc where clsact goes (ffff:)", EEXIST);
                 }
             } else if (error != 0) {
-                throw new ErrnoException(where + ": add clsact qdisc", error);
+                throw new ErrnoException("add clsact qdisc", error);
             }
         }
 
@@ -290,7 +285,7 @@ public final class ClsBpfAttachment implements Attachment {
             return new Filter(info >>> 16, info & 0xffff, reply.payloadU32(TCM_HANDLE), kind, name, programId);
         }
 
-        void addFilter(BpfProgram program, int ifindex, Hook hook, int flags, String where) throws ErrnoException {
+        void addFilter(BpfProgram program, int ifindex, Hook hook, int flags) throws ErrnoException {
             byte[] name = program.name().getBytes(java.nio.charset.StandardCharsets.UTF_8);
             int nameAttribute = Netlink.align(Netlink.ATTRIBUTE_HEADER + name.length + 1);
             Netlink.Writer w = begin(RTM_NEWTFILTER, Netlink.NLM_F_ACK | flags, ifindex, HANDLE, parent(hook), PRIORITY << 16 | ETH_P_ALL)
@@ -300,18 +295,19 @@ public final class ClsBpfAttachment implements Attachment {
             w.beginAttribute(TCA_BPF_FD).u32(program.fd()).endAttribute();
             w.attributeString(TCA_BPF_NAME, program.name());
             w.beginAttribute(TCA_BPF_FLAGS).u32(TCA_BPF_FLAG_ACT_DIRECT).endAttribute();
-            int error = requests.exchange(where + ": add filter", reply -> { }, Requests.Others.IGNORE);
+            String what = ((flags & NLM_F_REPLACE) != 0 ? "replace" : "add") + " cls_bpf filter";
+            int error = requests.exchange(what, reply -> { }, Requests.Others.IGNORE);
             if (error != 0) {
-                throw new ErrnoException(where + ": " + ((flags & NLM_F_REPLACE) != 0 ? "replace" : "add") + " filter", error);
+                throw new ErrnoException(what, error);
             }
         }
 
-        void deleteFilter(Filter filter, int ifindex, Hook hook, String where) throws ErrnoException {
+        void deleteFilter(Filter filter, int ifindex, Hook hook) throws ErrnoException {
             begin(RTM_DELTFILTER, Netlink.NLM_F_ACK, ifindex, filter.handle(), parent(hook), filter.priority() << 16 | filter.protocol())
                     .attributeString(TCA_KIND, "bpf");
-            int error = requests.exchange(where + ": delete filter", reply -> { }, Requests.Others.IGNORE);
+            int error = requests.exchange("delete cls_bpf filter", reply -> { }, Requests.Others.IGNORE);
             if (error != 0 && error != Libc.ENOENT) { // ENOENT: gone meanwhile, which is what was asked
-                throw new ErrnoException(where + ": delete filter", error);
+                throw new ErrnoException("delete cls_bpf filter", error);
             }
         }
 

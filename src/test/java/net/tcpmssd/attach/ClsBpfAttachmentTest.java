@@ -157,6 +157,23 @@ class ClsBpfAttachmentTest {
         }
     }
 
+    /** Another kind of filter at priority 1 (u32 here): ours cannot join it, and it is not ours to move. */
+    @Test
+    void anotherKindOfFilterAtOurPriorityIsRefused() throws Exception {
+        try (ClampMaps maps = ClampMaps.create(); BpfProgram program = ClampProgram.load(LinkType.ETHERNET, maps, false)) {
+            pair.inClient(() -> {
+                VethPair.run("tc", "-n", pair.client, "qdisc", "add", "dev", "a0", "clsact");
+                VethPair.run("tc", "-n", pair.client, "filter", "add", "dev", "a0", "egress", "protocol", "ip", "pref", "1",
+                        "u32", "match", "u32", "0", "0");
+                List<ClsBpfAttachment.Filter> before = ClsBpfAttachment.filters(a0, Hook.EGRESS);
+                assertThatThrownBy(() -> attachment.attach(program, a0, Hook.EGRESS))
+                        .hasMessageContaining("pref 1 holds another tool's u32 filter (protocol 0x800)");
+                assertThat(ClsBpfAttachment.filters(a0, Hook.EGRESS)).containsExactlyElementsOf(before);
+                return null;
+            });
+        }
+    }
+
     /** No qdisc yet: attach adds clsact (at ingress here), and a second attach of ours replaces. */
     @Test
     void attachAddsTheQdiscAtIngressAndReattachReplaces() throws Exception {
