@@ -68,6 +68,7 @@ public final class ClsBpfAttachment implements Attachment {
     private static final int RTM_GETTFILTER = 46;
     private static final int TCA_KIND = 1;
     private static final int TCA_OPTIONS = 2;
+    private static final int TCA_CHAIN = 11;
     /** struct tcmsg: family, pad, pad, ifindex, handle, parent, info. */
     private static final int TCMSG = 20;
     private static final int TCM_HANDLE = 8;
@@ -96,7 +97,7 @@ public final class ClsBpfAttachment implements Attachment {
     private static final int EINVAL = 22;
 
     /** One filter of a hook as the kernel dumps it; handle 0 stands for a priority's classifier itself. */
-    record Filter(int priority, int protocol, int handle, String kind, String name, int programId) {
+    record Filter(int chain, int priority, int protocol, int handle, String kind, String name, int programId) {
 
         boolean ourPlace() {
             return priority == PRIORITY && handle == HANDLE;
@@ -244,7 +245,9 @@ public final class ClsBpfAttachment implements Attachment {
             begin(RTM_GETTFILTER, NLM_F_DUMP, ifindex, 0, parent(hook), 0);
             int error = requests.exchange("rtnetlink: filters", reply -> {
                 Filter filter = parse(reply);
-                if (filter != null) {
+                // A dump without TCA_CHAIN lists every chain; a hook runs chain 0, where ours is
+                // (other chains run only when a filter's "goto chain" action sends a packet there).
+                if (filter != null && filter.chain() == 0) {
                     filters.add(filter);
                 }
             }, Requests.Others.IGNORE);
@@ -267,10 +270,13 @@ public final class ClsBpfAttachment implements Attachment {
             String kind = "";
             String name = null;
             int programId = 0;
+            int chain = 0;
             Attributes a = reply.attributes(attributes, TCMSG);
             while (a.next()) {
                 if (a.type() == TCA_KIND) {
                     kind = a.string();
+                } else if (a.type() == TCA_CHAIN) {
+                    chain = a.u32(0);
                 } else if (a.type() == TCA_OPTIONS && kind.equals("bpf")) {
                     Attributes o = a.nested(options);
                     while (o.next()) {
@@ -282,7 +288,7 @@ public final class ClsBpfAttachment implements Attachment {
                     }
                 }
             }
-            return new Filter(info >>> 16, info & 0xffff, reply.payloadU32(TCM_HANDLE), kind, name, programId);
+            return new Filter(chain, info >>> 16, info & 0xffff, reply.payloadU32(TCM_HANDLE), kind, name, programId);
         }
 
         void addFilter(BpfProgram program, int ifindex, Hook hook, int flags) throws ErrnoException {

@@ -174,6 +174,24 @@ class ClsBpfAttachmentTest {
         }
     }
 
+    /** Filters of other chains (run only by a "goto chain" action) do not hold our place in chain 0. */
+    @Test
+    void aFilterAtOurPriorityInAnotherChainIsNoObstacle() throws Exception {
+        try (ClampMaps maps = ClampMaps.create(); BpfProgram program = ClampProgram.load(LinkType.ETHERNET, maps, false)) {
+            pair.inClient(() -> {
+                VethPair.run("tc", "-n", pair.client, "qdisc", "add", "dev", "a0", "clsact");
+                VethPair.run("tc", "-n", pair.client, "filter", "add", "dev", "a0", "egress", "chain", "1", "protocol", "ip", "pref",
+                        "1", "u32", "match", "u32", "0", "0");
+                attachment.attach(program, a0, Hook.EGRESS);
+                assertThat(attachment.ours(a0, Hook.EGRESS)).containsExactly(program.id());
+                attachment.detach(a0, Hook.EGRESS);
+                assertThat(VethPair.run("tc", "-n", pair.client, "filter", "show", "dev", "a0", "egress")).contains("chain 1")
+                        .contains("u32");
+                return null;
+            });
+        }
+    }
+
     /** No qdisc yet: attach adds clsact (at ingress here), and a second attach of ours replaces. */
     @Test
     void attachAddsTheQdiscAtIngressAndReattachReplaces() throws Exception {
