@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -223,6 +225,45 @@ class ClsBpfAttachmentTest {
                 return null;
             });
             assertThat(VethPair.run("tc", "-n", pair.client, "qdisc", "show", "dev", "a0")).contains("qdisc ingress");
+        }
+    }
+
+    /**
+     * The fewest capabilities (BEHAVIOUR §7): a JVM in the client's namespace that setpriv(1) left
+     * only CAP_BPF and CAP_NET_ADMIN loads the program, attaches it, finds it ours (by the
+     * filter's name: opening a program by id would need CAP_SYS_ADMIN) and detaches it; with
+     * CAP_BPF alone the start fails (EPERM), so the test would see a capability that is missing.
+     */
+    @Test
+    void capBpfAndCapNetAdminAreEnough() throws Exception {
+        assertThat(withCapabilities("-all,+bpf,+net_admin")).contains("ours 1, after detach 0");
+        assertThat(withCapabilities("-all,+bpf")).contains("Operation not permitted");
+    }
+
+    private String withCapabilities(String boundingSet) throws Exception {
+        String javaCommand = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process process = new ProcessBuilder(List.of("ip", "netns", "exec", pair.client, "setpriv", "--inh-caps=-all",
+                "--bounding-set=" + boundingSet, "--", javaCommand, "--enable-native-access=ALL-UNNAMED", "-cp",
+                System.getProperty("java.class.path"), AttachAndDetach.class.getName(), Integer.toString(a0)))
+                .redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        process.waitFor();
+        return output;
+    }
+
+    /** Run in a JVM of fewer capabilities, in the client's namespace: attach, ours, detach at a0's egress. */
+    public static final class AttachAndDetach {
+        public static void main(String[] args) {
+            int a0 = Integer.parseInt(args[0]);
+            ClsBpfAttachment attachment = new ClsBpfAttachment();
+            try (ClampMaps maps = ClampMaps.create(); BpfProgram program = ClampProgram.load(LinkType.ETHERNET, maps, false)) {
+                attachment.attach(program, a0, Hook.EGRESS);
+                int ours = attachment.ours(a0, Hook.EGRESS).size();
+                attachment.detach(a0, Hook.EGRESS);
+                System.out.println("ours " + ours + ", after detach " + attachment.ours(a0, Hook.EGRESS).size());
+            } catch (Exception e) {
+                System.out.println(e.getMessage());
+            }
         }
     }
 
