@@ -2,6 +2,7 @@ package net.tcpmssd.bpf;
 
 
 
+
 /** The map types tcpmssd uses, by their number in bpf.h's enum bpf_map_type. */
 public enum MapType {
     /** Fixed entries indexed 0..max-1, all present from creation, zeroed. */

@@ -162,7 +162,7 @@ public final class Daemon {
 
     /** The per-packet decision: direction first (BEHAVIOUR §2), then the core (BEHAVIOUR §4). */
     private boolean handle(QueuedPacket packet, QueueState state) {
-        MaxMss max = policy.forPacket(packet.buffer(), packet.offset(), packet.length(), packet.outInterface());
+        MaxMss max = policy.forPacket(packet.buffer(), packet.offset(), packet.length(), packet.inInterface(), packet.outInterface());
         Outcome outcome = packet.incoming() && !options.bothDirections()
                 ? Outcome.INCOMING
                 : MssClamp.clamp(packet.buffer(), packet.offset(), packet.length(), max, observer);

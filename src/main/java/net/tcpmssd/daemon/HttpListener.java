@@ -213,7 +213,7 @@ final class HttpListener implements AutoCloseable {
     private boolean serve(Connection c, MemorySegment io) {
         try {
             if (c.lingering) {
-                return Libc.recv(c.fd, io, IO_CHUNK, Libc.MSG_DONTWAIT) > 0; // dropped
+                return Libc.recvfrom(c.fd, io, IO_CHUNK, Libc.MSG_DONTWAIT, MemorySegment.NULL, MemorySegment.NULL) > 0; // dropped
             }
             if (c.response == null) {
                 if (!read(c, io)) {
@@ -237,7 +237,7 @@ final class HttpListener implements AutoCloseable {
             c.request = new byte[limits.requestBytes()];
         }
         int room = c.request.length - c.received;
-        long got = Libc.recv(c.fd, io, Math.min(room, IO_CHUNK), Libc.MSG_DONTWAIT);
+        long got = Libc.recvfrom(c.fd, io, Math.min(room, IO_CHUNK), Libc.MSG_DONTWAIT, MemorySegment.NULL, MemorySegment.NULL);
         if (got == 0) {
             return false;
         }

@@ -15,7 +15,7 @@ final class Fixed implements MssPolicy {
     }
 
     @Override
-    public MaxMss forPacket(MemorySegment packet, long offset, int length, int outInterface) {
+    public MaxMss forPacket(MemorySegment packet, long offset, int length, int inInterface, int outInterface) {
         return max;
     }
 

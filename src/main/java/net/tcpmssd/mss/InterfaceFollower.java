@@ -69,7 +69,7 @@ final class InterfaceFollower implements MssPolicy {
     }
 
     @Override
-    public MaxMss forPacket(MemorySegment packet, long offset, int length, int outInterface) {
+    public MaxMss forPacket(MemorySegment packet, long offset, int length, int inInterface, int outInterface) {
         MaxMss now = max;
         return now == null ? NO_LIMIT : now;
     }

@@ -10,10 +10,11 @@ import net.tcpmssd.packet.MaxMss;
 public interface MssPolicy extends AutoCloseable {
 
     /**
-     * The maximum for one SYN: {@code packet[offset, offset + length)}, IP header first, leaving by
-     * interface {@code outInterface} (0 when unknown). Only a per-path policy looks at the packet.
+     * The maximum for one SYN: {@code packet[offset, offset + length)}, IP header first, that came
+     * in by interface {@code inInterface} and leaves by {@code outInterface} (0 when unknown).
+     * Only a per-path policy looks at the packet.
      */
-    MaxMss forPacket(MemorySegment packet, long offset, int length, int outInterface);
+    MaxMss forPacket(MemorySegment packet, long offset, int length, int inInterface, int outInterface);
 
     /** The maximum that holds for every packet now, or null when it depends on the path. */
     MaxMss uniform();

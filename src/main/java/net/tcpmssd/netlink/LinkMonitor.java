@@ -58,7 +58,7 @@ public final class LinkMonitor implements AutoCloseable {
         try {
             socket.setNetlinkOption(NETLINK_ADD_MEMBERSHIP, RTNLGRP_LINK);
             socket.setReceiveTimeout(Duration.ofMillis(200));
-            monitor.last = Links.ask(socket, Requests.Others.IGNORE, name, 0).orElse(null);
+            monitor.last = Links.ask(socket, name, 0).orElse(null);
         } catch (ErrnoException e) {
             socket.close();
             throw e;

@@ -30,16 +30,16 @@ public final class Links {
 
     private static Optional<Link> query(String name, int index) throws ErrnoException {
         try (NetlinkSocket socket = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE)) {
-            return ask(socket, Others.IGNORE, name, index);
+            return ask(socket, name, index);
         }
     }
 
     /**
      * Asks over {@code socket} for one interface, by name or else by index, and waits for the
-     * answer. Other messages on the socket (notifications, when it listens to them) go to
-     * {@code others}: the answer is newer than any of them.
+     * answer. Other messages on the socket (notifications, when it listens to them) are passed
+     * over: the answer is newer than any of them.
      */
-    static Optional<Link> ask(NetlinkChannel socket, Others others, String name, int index) throws ErrnoException {
+    static Optional<Link> ask(NetlinkChannel socket, String name, int index) throws ErrnoException {
         String what = name != null ? name : "interface " + index;
         try (Arena arena = Arena.ofConfined()) {
             // A link's reply is a few KiB (its stats and info nests); 64 KiB holds any.
@@ -51,7 +51,7 @@ public final class Links {
             }
             Link[] answer = new Link[1];
             Attributes attributes = new Attributes();
-            int error = requests.exchange("rtnetlink: " + what, reply -> answer[0] = parse(reply, attributes), others);
+            int error = requests.exchange("rtnetlink: " + what, reply -> answer[0] = parse(reply, attributes), Others.IGNORE);
             if (error == Libc.ENODEV) {
                 return Optional.empty();
             }
@@ -66,13 +66,10 @@ public final class Links {
     }
 
     /**
-     * Reads an RTM_NEWLINK or RTM_DELLINK message; null if it is too short for its struct
-     * ifinfomsg, or lacks a name or an MTU of the right size.
+     * Reads an RTM_NEWLINK or RTM_DELLINK message; null if it lacks a name or an MTU of the right
+     * size (as one too short for its struct ifinfomsg does: it has no attributes).
      */
     static Link parse(Messages message, Attributes attributes) {
-        if (message.payloadLength() < IFINFOMSG) {
-            return null;
-        }
         int index = message.payloadU32(4);
         String name = null;
         int mtu = -1;

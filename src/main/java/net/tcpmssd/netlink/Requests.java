@@ -84,11 +84,6 @@ public final class Requests {
         return request.begin(type, Netlink.NLM_F_REQUEST | flags, sequence);
     }
 
-    /** The sequence number of the request begun last. */
-    int sequence() {
-        return sequence;
-    }
-
     /** Datagrams dropped because a port other than the kernel's sent them. */
     public long strangers() {
         return strangers;

@@ -102,7 +102,6 @@ public final class Libc {
     private static final MethodHandle SETSOCKOPT =
             withErrno("setsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SEND = withErrno("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle RECV = withErrno("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle RECVFROM =
             withErrno("recvfrom", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS));
 
@@ -396,16 +395,6 @@ public final class Libc {
             throw new AssertionError(t);
         }
         return check("send", result);
-    }
-
-    public static long recv(int fd, MemorySegment buffer, long length, int flags) throws ErrnoException {
-        long result;
-        try {
-            result = (long) RECV.invokeExact(state(), fd, buffer, length, flags);
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
-        return check("recv", result);
     }
 
     /**

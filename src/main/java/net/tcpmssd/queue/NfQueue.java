@@ -6,6 +6,8 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import net.tcpmssd.os.ErrnoException;
+import net.tcpmssd.os.Libc;
 import net.tcpmssd.netlink.Attributes;
 import net.tcpmssd.netlink.DatagramBatch;
 import net.tcpmssd.netlink.Messages;
@@ -13,8 +15,6 @@ import net.tcpmssd.netlink.Netlink;
 import net.tcpmssd.netlink.NetlinkChannel;
 import net.tcpmssd.netlink.NetlinkSocket;
 import net.tcpmssd.netlink.Requests;
-import net.tcpmssd.os.ErrnoException;
-import net.tcpmssd.os.Libc;
 
 /**
  * One NFQUEUE queue, spoken over nfnetlink (linux/netfilter/nfnetlink_queue.h).

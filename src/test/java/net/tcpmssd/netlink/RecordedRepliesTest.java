@@ -152,6 +152,29 @@ class RecordedRepliesTest {
     }
 
     @Test
+    void aLinkWhoseMtuIsShortHasNoMtu() {
+        // Built, not recorded: the kernel always sends IFLA_MTU as 4 bytes.
+        byte[] ifinfomsg = Wire.concat(Wire.u32(0), Wire.u32(3), Wire.u32(0), Wire.u32(0));
+        byte[] shortMtu = Wire.message(Links.RTM_NEWLINK, 0, 1, ifinfomsg,
+                Wire.attribute(Links.IFLA_IFNAME, Wire.text("v0")), Wire.attribute(Links.IFLA_MTU, Wire.u16(1492)));
+        Messages m = walk(shortMtu);
+        m.next();
+        assertThat(Links.parse(m, new Attributes())).isNull();
+        byte[] whole = Wire.message(Links.RTM_NEWLINK, 0, 1, ifinfomsg,
+                Wire.attribute(Links.IFLA_IFNAME, Wire.text("v0")), Wire.attribute(Links.IFLA_MTU, Wire.u32(1492)));
+        m = walk(whole);
+        m.next();
+        assertThat(Links.parse(m, new Attributes())).isEqualTo(new Link(3, "v0", 1492));
+    }
+
+    @Test
+    void aLinkMessageTooShortForItsIfinfomsgIsNoLink() {
+        Messages m = walk(Wire.message(Links.RTM_NEWLINK, 0, 1, Wire.u32(0), Wire.u32(3)));
+        m.next();
+        assertThat(Links.parse(m, new Attributes())).isNull();
+    }
+
+    @Test
     void aRouteReplyGivesItsInterfaceAndItsMtuMetric() {
         Messages m = walk(ROUTE_WITH_MTU);
         assertThat(m.next()).isTrue();
@@ -182,7 +205,7 @@ class RecordedRepliesTest {
         m.next();
         assertThat(m.error()).isEqualTo(Libc.ENODEV);
         FakeKernel kernel = new FakeKernel().answer(sequence -> withSequence(NO_SUCH_LINK, sequence));
-        assertThat(Links.ask(kernel, Requests.Others.IGNORE, "nosuch0", 0)).isEmpty();
+        assertThat(Links.ask(kernel, "nosuch0", 0)).isEmpty();
     }
 
     @Test
@@ -190,7 +213,7 @@ class RecordedRepliesTest {
         FakeKernel kernel = new FakeKernel()
                 .answer(sequence -> withSequence(LINK_LO, sequence - 1)) // a stale answer to an older request
                 .answer(sequence -> withSequence(LINK_LO, sequence));
-        assertThat(Links.ask(kernel, Requests.Others.IGNORE, "lo", 0)).isEqualTo(Optional.of(new Link(1, "lo", 65536)));
+        assertThat(Links.ask(kernel, "lo", 0)).isEqualTo(Optional.of(new Link(1, "lo", 65536)));
         assertThat(kernel.receives).isEqualTo(2);
         // The request: RTM_GETLINK with NLM_F_REQUEST, struct ifinfomsg, IFLA_IFNAME "lo".
         MemorySegment request = MemorySegment.ofArray(kernel.sent.getFirst());
@@ -206,7 +229,7 @@ class RecordedRepliesTest {
             MemorySegment.ofArray(cut).set(ValueLayout.JAVA_INT_UNALIGNED, 0, cut.length);
             return cut;
         });
-        assertThatThrownBy(() -> Links.ask(kernel, Requests.Others.IGNORE, "lo", 0))
+        assertThatThrownBy(() -> Links.ask(kernel, "lo", 0))
                 .isInstanceOfSatisfying(ErrnoException.class, e -> assertThat(e.errno()).isEqualTo(Libc.EBADMSG))
                 .hasMessageStartingWith("rtnetlink: lo: ");
     }

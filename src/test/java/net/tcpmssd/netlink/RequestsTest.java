@@ -16,6 +16,7 @@ import java.util.List;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /** The request helper against a scripted socket: only the kernel's reply to this request answers it. */
 class RequestsTest {
@@ -120,6 +121,7 @@ class RequestsTest {
     }
 
     @Test
+    @Timeout(value = 5, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a wait without end fails, not hangs
     void noAnswerEndsInATimeout() {
         // Notifications keep coming (each receive returns one), but none answers: the deadline holds.
         for (int i = 0; i < 1000; i++) {
@@ -133,6 +135,7 @@ class RequestsTest {
     }
 
     @Test
+    @Timeout(value = 5, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a wait without end fails, not hangs
     void silenceEndsInATimeout() {
         assertThatThrownBy(() -> ask(0))
                 .isInstanceOfSatisfying(ErrnoException.class, e -> assertThat(e.errno()).isEqualTo(Libc.ETIMEDOUT));

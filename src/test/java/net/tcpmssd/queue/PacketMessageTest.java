@@ -94,6 +94,32 @@ class PacketMessageTest {
     }
 
     @Test
+    void readingAPacketMessageAllocatesNothing() {
+        // The packet path's rule (ARCHITECTURE.md): the walk and the cursor are reused objects.
+        byte[] datagram = message(MSG_PACKET, 0, 0, concat(NFGENMSG, packetHeader(1, QueuedPacket.FORWARD),
+                attribute(5, be32(2)), attribute(6, be32(3)), attribute(10, SYN)));
+        MemorySegment buffer = MemorySegment.ofArray(datagram);
+        Messages messages = new Messages();
+        Attributes attributes = new Attributes();
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        int read = 0;
+        for (int round = 0; round < 2; round++) { // the first round loads and links what the second uses
+            long before = threads.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 100_000; i++) {
+                messages.over(buffer, 0, datagram.length);
+                while (messages.next()) {
+                    read += NfQueue.readPacket(messages, attributes, packet, datagram.length);
+                }
+            }
+            long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+            if (round == 1) {
+                assertThat(allocated).as("bytes allocated by 100,000 reads").isLessThan(1024);
+            }
+        }
+        assertThat(read).isEqualTo(2 * 100_000 * NfQueue.WHOLE);
+    }
+
+    @Test
     void aPayloadFollowedByMoreAttributesCannotGrow() {
         assertThat(read(packetHeader(9, QueuedPacket.FORWARD), attribute(10, SYN), attribute(6, be32(3))))
                 .isEqualTo(NfQueue.WHOLE);
