@@ -8,6 +8,7 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -68,7 +69,7 @@ class ClsBpfAttachmentTest {
             maps.setMaxMss(MaxMss.forMtu(1280));
             pair.inClient(() -> {
                 assertThat(attachment.ours(a0, Hook.EGRESS)).as("before any qdisc").isEmpty();
-                VethPair.run("tc", "-n", pair.client, "qdisc", "add", "dev", "a0", "clsact");
+                tc("qdisc", "add", "dev", "a0", "clsact");
                 otherToolsFilter("a0", OTHER_PRIORITY, OTHER_HANDLE);
                 List<ClsBpfAttachment.Filter> others = ClsBpfAttachment.filters(a0, Hook.EGRESS);
 
@@ -91,7 +92,7 @@ class ClsBpfAttachmentTest {
                 assertThat(maps.count(4, Outcome.CLAMPED)).as("nothing of ours runs").isEqualTo(1 + sent);
                 return null;
             });
-            assertThat(VethPair.run("tc", "-n", pair.client, "qdisc", "show", "dev", "a0")).as("the qdisc stays").contains("clsact");
+            assertThat(tc("qdisc", "show", "dev", "a0")).as("the qdisc stays").contains("clsact");
         }
     }
 
@@ -146,7 +147,7 @@ class ClsBpfAttachmentTest {
     void anotherToolsFilterAtOurPlaceIsNeitherReplacedNorDeleted() throws Exception {
         try (ClampMaps maps = ClampMaps.create(); BpfProgram program = ClampProgram.load(LinkType.ETHERNET, maps, false)) {
             pair.inClient(() -> {
-                VethPair.run("tc", "-n", pair.client, "qdisc", "add", "dev", "a0", "clsact");
+                tc("qdisc", "add", "dev", "a0", "clsact");
                 otherToolsFilter("a0", Integer.toString(ClsBpfAttachment.PRIORITY), ClsBpfAttachment.HANDLE);
                 List<ClsBpfAttachment.Filter> before = ClsBpfAttachment.filters(a0, Hook.EGRESS);
                 assertThatThrownBy(() -> attachment.attach(program, a0, Hook.EGRESS)).isInstanceOfSatisfying(ErrnoException.class,
@@ -164,8 +165,8 @@ class ClsBpfAttachmentTest {
     void anotherKindOfFilterAtOurPriorityIsRefused() throws Exception {
         try (ClampMaps maps = ClampMaps.create(); BpfProgram program = ClampProgram.load(LinkType.ETHERNET, maps, false)) {
             pair.inClient(() -> {
-                VethPair.run("tc", "-n", pair.client, "qdisc", "add", "dev", "a0", "clsact");
-                VethPair.run("tc", "-n", pair.client, "filter", "add", "dev", "a0", "egress", "protocol", "ip", "pref", "1",
+                tc("qdisc", "add", "dev", "a0", "clsact");
+                tc("filter", "add", "dev", "a0", "egress", "protocol", "ip", "pref", "1",
                         "u32", "match", "u32", "0", "0");
                 List<ClsBpfAttachment.Filter> before = ClsBpfAttachment.filters(a0, Hook.EGRESS);
                 assertThatThrownBy(() -> attachment.attach(program, a0, Hook.EGRESS))
@@ -181,13 +182,13 @@ class ClsBpfAttachmentTest {
     void aFilterAtOurPriorityInAnotherChainIsNoObstacle() throws Exception {
         try (ClampMaps maps = ClampMaps.create(); BpfProgram program = ClampProgram.load(LinkType.ETHERNET, maps, false)) {
             pair.inClient(() -> {
-                VethPair.run("tc", "-n", pair.client, "qdisc", "add", "dev", "a0", "clsact");
-                VethPair.run("tc", "-n", pair.client, "filter", "add", "dev", "a0", "egress", "chain", "1", "protocol", "ip", "pref",
+                tc("qdisc", "add", "dev", "a0", "clsact");
+                tc("filter", "add", "dev", "a0", "egress", "chain", "1", "protocol", "ip", "pref",
                         "1", "u32", "match", "u32", "0", "0");
                 attachment.attach(program, a0, Hook.EGRESS);
                 assertThat(attachment.ours(a0, Hook.EGRESS)).containsExactly(program.id());
                 attachment.detach(a0, Hook.EGRESS);
-                assertThat(VethPair.run("tc", "-n", pair.client, "filter", "show", "dev", "a0", "egress")).contains("chain 1")
+                assertThat(tc("filter", "show", "dev", "a0", "egress")).contains("chain 1")
                         .contains("u32");
                 return null;
             });
@@ -210,7 +211,7 @@ class ClsBpfAttachmentTest {
                 assertThat(attachment.ours(a0, Hook.INGRESS)).isEmpty();
                 return null;
             });
-            assertThat(VethPair.run("tc", "-n", pair.client, "qdisc", "show", "dev", "a0")).contains("clsact");
+            assertThat(tc("qdisc", "show", "dev", "a0")).contains("clsact");
         }
     }
 
@@ -218,13 +219,13 @@ class ClsBpfAttachmentTest {
     @Test
     void anIngressQdiscInClsactsPlaceIsRefused() throws Exception {
         try (ClampMaps maps = ClampMaps.create(); BpfProgram program = ClampProgram.load(LinkType.ETHERNET, maps, false)) {
-            VethPair.run("tc", "-n", pair.client, "qdisc", "add", "dev", "a0", "ingress");
+            tc("qdisc", "add", "dev", "a0", "ingress");
             pair.inClient(() -> {
                 assertThatThrownBy(() -> attachment.attach(program, a0, Hook.EGRESS))
                         .hasMessageContaining("ingress qdisc where clsact goes");
                 return null;
             });
-            assertThat(VethPair.run("tc", "-n", pair.client, "qdisc", "show", "dev", "a0")).contains("qdisc ingress");
+            assertThat(tc("qdisc", "show", "dev", "a0")).contains("qdisc ingress");
         }
     }
 
@@ -278,7 +279,14 @@ class ClsBpfAttachmentTest {
     }
 
     private void otherToolsFilter(String device, String priority, int handle) throws Exception {
-        VethPair.run("tc", "-n", pair.client, "filter", "add", "dev", device, "egress", "protocol", "all", "pref", priority,
+        tc("filter", "add", "dev", device, "egress", "protocol", "all", "pref", priority,
                 "handle", "0x" + Integer.toHexString(handle), "bpf", "bytecode", "1,6 0 0 0,");
+    }
+
+    /** tc(8) in the client's namespace, as another tool (or the operator) would run it. */
+    private String tc(String... arguments) throws Exception {
+        List<String> command = new ArrayList<>(List.of("tc", "-n", pair.client));
+        command.addAll(List.of(arguments));
+        return VethPair.run(command.toArray(String[]::new));
     }
 }
