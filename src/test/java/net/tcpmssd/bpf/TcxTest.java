@@ -13,7 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicReference;
+import net.tcpmssd.lab.NamespaceThread;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
 import org.junit.jupiter.api.AfterAll;
@@ -27,8 +27,7 @@ import net.tcpmssd.packet.PacketCorpus;
 /**
  * The tcx primitives against the kernel, in two network namespaces joined by a veth pair:
  * client (a0, 198.51.100.1) ── server (b0, 198.51.100.2). The kernel calls that name an ifindex
- * run on a thread of their own that first joins the client's namespace (setns(2) moves only the
- * calling thread, and the thread ends with the call, so no other code ever runs in it).
+ * run in the client's namespace, on a {@link NamespaceThread}.
  */
 class TcxTest {
 
@@ -209,24 +208,7 @@ class TcxTest {
     }
 
     private static <T> T inClient(Callable<T> work) throws Exception {
-        AtomicReference<T> result = new AtomicReference<>();
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread thread = new Thread(() -> {
-            try {
-                Libc.setns("/run/netns/" + client, Libc.CLONE_NEWNET);
-                result.set(work.call());
-            } catch (Throwable t) {
-                failure.set(t);
-            }
-        }, "in " + client);
-        thread.start();
-        thread.join();
-        if (failure.get() instanceof Exception e) {
-            throw e;
-        } else if (failure.get() instanceof Error e) {
-            throw e;
-        }
-        return result.get();
+        return NamespaceThread.call(client, work);
     }
 
     /** Runs a command, returns its output; fails with its output if it exits non-zero. */
