@@ -27,7 +27,6 @@ import net.tcpmssd.os.Libc;
 import net.tcpmssd.packet.PacketCorpus;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -341,9 +340,8 @@ class AttachLabIT {
         assertThat(PacketCorpus.ipv4TcpChecksumValid(syn)).as("TCP checksum on the wire").isTrue();
     }
 
-    /** Enable when ClsBpfAttachment (branch clsbpf) is on main: the same clamping, forced to clsact/cls_bpf. */
+    /** The same clamping, forced to clsact/cls_bpf (--cls-bpf), as on a kernel without tcx; SIGTERM removes the filter. */
     @Test
-    @Disabled("needs ClsBpfAttachment from branch clsbpf: enable after the merge, with KernelDataPath.clsBpf() returning it")
     void forcedClsBpfClampsAndSigtermLeavesNoFilter() {
         try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280", "--cls-bpf")) {
             assertThat(daemon.log()).contains("attached with clsact/cls_bpf to wan0");

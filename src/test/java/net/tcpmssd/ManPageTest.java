@@ -5,8 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import net.tcpmssd.cli.Options;
 import net.tcpmssd.lab.ListedPrograms;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -44,13 +47,57 @@ class ManPageTest {
         assertThat(rendered[0]).contains("tcpmssd [-bv] -p port {-i iface | -m mtu}");
     }
 
-    @Test
-    void documentsEveryOption() throws Exception {
-        String text = render()[0].replaceAll("\\x08.", "").replace("\u2010", "-").replace("\u2212", "-");
-        for (String option : new String[] {"-b", "-v", "-p", "-i", "-m", "--foreground", "--pidfile", "--help", "--version",
-                "--pmtu", "--set-mss", "--add-mss", "--print-rules", "--metrics", "--queue-length", "--wait-for-interface",
-                "SIGHUP", "SIGUSR1", "SIGTERM", "NFQUEUE", "--queue-bypass", "--attach", "--cls-bpf", "SIGUSR2", "CAP_BPF"}) {
-            assertThat(text).as("mentions %s", option).contains(option);
+    /**
+     * The tags of the man page's paragraphs in one section, as plain text: the line after each
+     * {@code .TP} ({@code .B \-b}, {@code .BI \-p " port"}, {@code \fB\-\-metrics\fR [...]}), its
+     * first word without font escapes, {@code \-} read as {@code -}. A tag is a whole word: the
+     * {@code -b} inside {@code --queue-bypass} in some paragraph's text documents nothing.
+     */
+    static Set<String> paragraphTags(String page, String section) {
+        int start = page.indexOf("\n.SH " + section + "\n");
+        assertThat(start).as("section %s", section).isNotNegative();
+        int end = page.indexOf("\n.SH ", start + 1);
+        String[] lines = page.substring(start, end < 0 ? page.length() : end).split("\n");
+        Set<String> tags = new LinkedHashSet<>();
+        for (int i = 0; i + 1 < lines.length; i++) {
+            if (lines[i].startsWith(".TP")) {
+                String tag = lines[i + 1].replaceFirst("^\\.(B|BI|BR|I|IR) ", "").replaceAll("\\\\f[BIRP]", "")
+                        .replace("\\-", "-");
+                tags.add(tag.split("[ \\[]", 2)[0]);
+            }
         }
+        return tags;
+    }
+
+    /** The options that --help lists: the first word of each of its lines that starts with a dash. */
+    private static Set<String> helpOptions() {
+        Set<String> options = new LinkedHashSet<>();
+        for (String line : Options.help().split("\n")) {
+            if (line.startsWith("  -")) {
+                options.add(line.trim().split(" ", 2)[0]);
+            }
+        }
+        return options;
+    }
+
+    @Test
+    void documentsEveryOptionAsAParagraphOfItsOwn() throws Exception {
+        Set<String> tags = paragraphTags(Files.readString(PAGE), "OPTIONS");
+        assertThat(helpOptions()).as("what --help lists").contains("-b", "-v", "-p", "-i", "-m", "--metrics");
+        assertThat(tags).containsAll(helpOptions());
+        assertThat(paragraphTags(Files.readString(PAGE), "SIGNALS")).contains("SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2");
+    }
+
+    @Test
+    void aShortOptionIsNotFoundInsideALongerWord() {
+        String page = "\n.SH OPTIONS\n.TP\n.B \\-\\-queue\\-bypass\nkeeps \\fB\\-b\\fR traffic flowing\n"
+                + ".TP\n\\fB\\-\\-metrics\\fR [\\fIaddr\\fB:\\fR]\\fIport\\fR\ntext\n.TP\n.BI \\-p \" port\"\ntext\n.SH FILES\n";
+        assertThat(paragraphTags(page, "OPTIONS")).containsExactly("--queue-bypass", "--metrics", "-p");
+    }
+
+    @Test
+    void mentionsTheQueueAndItsBypass() throws Exception {
+        String text = render()[0].replaceAll("\\x08.", "").replace("\u2010", "-").replace("\u2212", "-");
+        assertThat(text).contains("NFQUEUE").contains("--queue-bypass");
     }
 }

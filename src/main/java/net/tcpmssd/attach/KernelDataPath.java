@@ -38,10 +38,12 @@ import net.tcpmssd.packet.Outcome;
  * <p>How the attachment is chosen: tcx where the kernel has it, found by asking it for the
  * first interface's egress chain (BPF_PROG_QUERY); a kernel before 6.6, or one built without
  * CONFIG_NET_XGRESS, answers that with EINVAL (an attach type it does not know), and then the
- * clsact qdisc with a direct-action cls_bpf filter is used. {@code --cls-bpf} forces the latter.
+ * clsact qdisc with a direct-action cls_bpf filter ({@link ClsBpfAttachment}) is used; a kernel
+ * that has neither says so at the first attach. {@code --cls-bpf} forces the latter.
  */
 public final class KernelDataPath implements AutoCloseable {
 
+    private static final int ENOENT = 2;
     private static final int EINVAL = 22;
     private static final int EOPNOTSUPP = 95;
     /** How often -v's events are taken from the ring: 8,192 fit in it, far more than 100 ms of SYNs logged one line each. */
@@ -58,11 +60,12 @@ public final class KernelDataPath implements AutoCloseable {
     private final String attachmentName;
     /** The other kind, where it can be asked: a program of ours left there by an earlier daemon is removed. */
     private final Attachment otherAttachment;
+    private final boolean kernelHasTcx;
     private volatile Thread eventThread;
     private volatile boolean closing;
 
     private KernelDataPath(List<Target> targets, boolean bothDirections, ClampMaps maps, Map<LinkType, BpfProgram> programs,
-            Attachment attachment, String attachmentName, Attachment otherAttachment) {
+            Attachment attachment, String attachmentName, Attachment otherAttachment, boolean kernelHasTcx) {
         this.targets = targets;
         this.bothDirections = bothDirections;
         this.maps = maps;
@@ -70,15 +73,9 @@ public final class KernelDataPath implements AutoCloseable {
         this.attachment = attachment;
         this.attachmentName = attachmentName;
         this.otherAttachment = otherAttachment;
+        this.kernelHasTcx = kernelHasTcx;
     }
 
-    /**
-     * The clsact/cls_bpf attachment (ClsBpfAttachment, written on branch clsbpf), or null in a
-     * build without it: then a kernel without tcx has no way to attach, and says so.
-     */
-    static Attachment clsBpf() {
-        return null;
-    }
 
     /**
      * Resolves the interfaces, loads the maps and programs and chooses the attachment; attaches
@@ -104,18 +101,11 @@ public final class KernelDataPath implements AutoCloseable {
                 }
             }
             boolean hasTcx = hasTcx(targets.getFirst());
-            Attachment clsBpf = clsBpf();
-            if (forceClsBpf && clsBpf == null) {
-                throw new AttachException("--cls-bpf: this build of tcpmssd has no cls_bpf attachment");
-            }
-            if (!hasTcx && clsBpf == null) {
-                throw new AttachException("no way to attach: the kernel has no tcx (Linux 6.6 and later, CONFIG_NET_XGRESS)"
-                        + " and this build of tcpmssd no cls_bpf attachment");
-            }
+            Attachment clsBpf = new ClsBpfAttachment();
             boolean useTcx = hasTcx && !forceClsBpf;
             return new KernelDataPath(List.copyOf(targets), bothDirections, maps, programs,
                     useTcx ? new TcxAttachment() : clsBpf, useTcx ? "tcx" : "clsact/cls_bpf",
-                    useTcx ? clsBpf : hasTcx ? new TcxAttachment() : null);
+                    useTcx ? clsBpf : hasTcx ? new TcxAttachment() : null, hasTcx);
         } catch (AttachException | RuntimeException e) {
             programs.values().forEach(BpfProgram::close);
             maps.close();
@@ -258,6 +248,14 @@ public final class KernelDataPath implements AutoCloseable {
                         attachment.detach(target.ifindex(), hook);
                     }
                 } catch (ErrnoException e) {
+                    // A kernel without the clsact qdisc or the cls_bpf classifier (not built, no
+                    // module) answers that it knows no such kind: ENOENT (or EOPNOTSUPP).
+                    if (!(attachment instanceof TcxAttachment) && (e.errno() == ENOENT || e.errno() == EOPNOTSUPP)) {
+                        throw new AttachException("no way to attach to " + target.name() + ": "
+                                + (kernelHasTcx ? "" : "the kernel has no tcx (Linux 6.6 and later, CONFIG_NET_XGRESS), and ")
+                                + "it refused a clsact qdisc with a cls_bpf filter (CONFIG_NET_SCH_INGRESS, CONFIG_NET_CLS_BPF): "
+                                + e.getMessage());
+                    }
                     throw refusal("can't attach to " + where, e);
                 }
                 if (otherAttachment != null) {

@@ -10,13 +10,13 @@ import net.tcpmssd.os.ErrnoException;
  * with BPF_PROG_TEST_RUN. Where it does not, the kernel tests are skipped with the reason, except
  * on CI (CI=true), where a skip would hide that the data plane went untested: there they fail.
  */
-final class KernelBpf {
+public final class KernelBpf {
 
     private static final String UNUSABLE = unusable();
 
     private KernelBpf() {}
 
-    static void assumeUsable() {
+    public static void assumeUsable() {
         if (UNUSABLE == null) {
             return;
         }

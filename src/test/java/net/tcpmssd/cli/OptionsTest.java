@@ -60,6 +60,40 @@ class OptionsTest {
     }
 
     @Test
+    void loneDashOperandIsRefused() {
+        // getopt(3) reads a lone "-" as an operand (the conventional name of standard input), and
+        // tcpmssd takes no operands.
+        assertUsage("-p", "1", "-m", "1280", "-");
+        assertUsage("-", "-p", "1", "-m", "1280");
+    }
+
+    @Test
+    void operandOfFlagLettersIsRefused() {
+        assertUsage("-p", "1", "-m", "1280", "bv");
+    }
+
+    @Test
+    void dashInsideAClusterIsRefused() {
+        // getopt: "invalid option -- '-'"; it must not end the options as "--" would.
+        assertUsage("-p", "1", "-m", "1280", "-b-");
+        assertUsage("-p", "1", "-m", "1280", "-v-b");
+    }
+
+    @Test
+    void longOptionMissingItsValueIsAUsageError() {
+        assertUsage("-p", "1", "-m", "1280", "--pidfile");
+        assertUsage("-p", "1", "-m", "1280", "--metrics");
+    }
+
+    @Test
+    void wordAfterALongFlagIsReadAsGetoptReadsIt() {
+        // A flag takes no value: the word after it is read on its own, "-p=1" as -p "=1".
+        assertInvalid("invalid port number", "--foreground", "-p=1", "-m", "1280");
+        // A long option with its value attached takes no more: the same for the word after it.
+        assertInvalid("invalid port number", "--pidfile=/run/t.pid", "-p=1", "-m", "1280");
+    }
+
+    @Test
     void lastOccurrenceWinsAsWithGetopt() throws Exception {
         assertThat(Options.parse("-p", "1", "-m", "1400", "-m", "1280").source()).isEqualTo(new FixedMtu(1280));
     }
@@ -110,6 +144,14 @@ class OptionsTest {
         assertThat(single.queues()).isEqualTo(1);
         assertThat(single.queueSpec()).isEqualTo("7");
         assertThat(Options.parse("-p", "5-5", "-m", "1280").queues()).isEqualTo(1);
+    }
+
+    @Test
+    void moreThan256QueuesIsRefused() throws Exception {
+        assertThat(Options.parse("-p", "0-255", "-m", "1280").queues()).isEqualTo(256);
+        assertThat(Options.parse("-p", "65280-65535", "-m", "1280").queues()).isEqualTo(256);
+        assertInvalid("invalid port number", "-p", "0-256", "-m", "1280");
+        assertInvalid("invalid port number", "-p", "1000-1256", "-m", "1280");
     }
 
     @ParameterizedTest
@@ -224,6 +266,45 @@ class OptionsTest {
         assertThat(Options.parse("--help").action()).isEqualTo(Options.Action.HELP);
         assertThat(Options.parse("--version").action()).isEqualTo(Options.Action.VERSION);
         assertThat(Options.help()).startsWith(USAGE);
+    }
+
+    @Test
+    void runningIsTheDefaultActionAndDetachingTheDefaultMode() throws Exception {
+        Options o = Options.parse("-p", "1", "-m", "1280");
+        assertThat(o.action()).isEqualTo(Options.Action.RUN);
+        assertThat(o.detaches()).isTrue();
+        assertThat(o.queueLength()).isEqualTo(Options.DEFAULT_QUEUE_LENGTH);
+        assertThat(o.pidfile()).isNull();
+        assertThat(o.addMss()).isFalse();
+        assertThat(o.metrics()).isNull();
+        assertThat(Options.parse("-v", "-p", "1", "-m", "1280").detaches()).isFalse();
+        assertThat(Options.parse("--foreground", "-p", "1", "-m", "1280").detaches()).isFalse();
+    }
+
+    @Test
+    void queueLengthIsTaken() throws Exception {
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--queue-length", "1").queueLength()).isEqualTo(1);
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--queue-length", "100000").queueLength()).isEqualTo(100000);
+        assertInvalid("invalid queue length", "-p", "1", "-m", "1280", "--queue-length", "0");
+        assertInvalid("invalid queue length", "-p", "1", "-m", "1280", "--queue-length", "-5");
+    }
+
+    @Test
+    void metricsAddressKeepsItsPortAndBrackets() throws Exception {
+        MetricsAddress highest = MetricsAddress.parse("127.0.0.1:65535");
+        assertThat(highest.port()).isEqualTo(65535);
+        assertThat(highest.socketAddress().getPort()).isEqualTo(65535);
+        assertThat(highest.socketAddress().getAddress().getHostAddress()).isEqualTo("127.0.0.1");
+        assertThat(MetricsAddress.parse("[2001:db8::1]:9815")).hasToString("[2001:db8::1]:9815");
+        assertThatThrownBy(() -> MetricsAddress.parse("127.0.0.1:65536")).isInstanceOf(UsageException.class);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"[::1:9815", "::1]:9815", "[[::1]:9815"})
+    void unbalancedBracketsAreNoMetricsAddress(String address) {
+        assertThatThrownBy(() -> Options.parse("-p", "1", "-m", "1280", "--metrics", address))
+                .isInstanceOfSatisfying(UsageException.class,
+                        e -> assertThat(e.line()).startsWith("tcpmssd: invalid metrics address "));
     }
 
     @Test

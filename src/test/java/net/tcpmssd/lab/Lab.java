@@ -236,11 +236,16 @@ public final class Lab implements AutoCloseable {
 
     /** Sends 200 kB from the client through the echo server and checks every byte came back. */
     public boolean echoRoundTrip(Family f) {
+        return echoRoundTrip(CLIENT, f);
+    }
+
+    /** Sends 200 kB from {@code host} (the client, or the router's own connection) through the echo server, checks every byte came back. */
+    public boolean echoRoundTrip(String host, Family f) {
         flushRouteCaches();
         Path in = scratch.resolve("echo-in");
         Path out = scratch.resolve("echo-out");
         sh(null, "head -c 200000 /dev/urandom > " + in + "; rm -f " + out);
-        Result r = host(CLIENT, "sh", "-c", "timeout 15 socat -t 5 -T 10 - " + f.connect + ":" + f.server + ":5001 < "
+        Result r = host(host, "sh", "-c", "timeout 15 socat -t 5 -T 10 - " + f.connect + ":" + f.server + ":5001 < "
                 + in + " > " + out + " && cmp -s " + in + " " + out);
         return r.status() == 0;
     }

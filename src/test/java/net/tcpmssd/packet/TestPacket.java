@@ -148,6 +148,23 @@ public final class TestPacket {
         return MssClamp.clamp(MemorySegment.ofArray(bytes), 0, bytes.length, max, null);
     }
 
+    /** --add-mss with room for 4 more bytes after the packet; the packet as it came out. */
+    public TestPacket addMss(MaxMss max) {
+        return addMss(max, 0);
+    }
+
+    /**
+     * --add-mss with room for 4 more bytes after the packet, those bytes set to {@code spare}: a
+     * receive buffer holds whatever an earlier, longer packet left there.
+     */
+    public TestPacket addMss(MaxMss max, int spare) {
+        byte[] room = Arrays.copyOf(bytes, bytes.length + 4);
+        Arrays.fill(room, bytes.length, room.length, (byte) spare);
+        int length = MssClamp.addMss(MemorySegment.ofArray(room), 0, bytes.length, room.length, max);
+        byte[] out = Arrays.copyOf(room, length);
+        return version == 4 ? reparsed4(out) : reparsed6(out, tcp);
+    }
+
     public byte[] copy() {
         return bytes.clone();
     }
@@ -175,6 +192,23 @@ public final class TestPacket {
         int c = recomputedTcpChecksum();
         bytes[tcp + 16] = (byte) (c >>> 8);
         bytes[tcp + 17] = (byte) c;
+    }
+
+    /**
+     * Gives the packet this TCP checksum by choosing the low 16 bits of its sequence number (each of
+     * the 65,536 values gives another checksum), keeping the checksum valid. For the checksum values
+     * where an incremental update takes a rare path.
+     */
+    public TestPacket withTcpChecksum(int wanted) {
+        for (int low = 0; low <= 0xffff; low++) {
+            bytes[tcp + 6] = (byte) (low >>> 8);
+            bytes[tcp + 7] = (byte) low;
+            fixTcpChecksum();
+            if (tcpChecksum() == wanted) {
+                return this;
+            }
+        }
+        throw new IllegalArgumentException("no sequence number gives checksum " + Integer.toHexString(wanted));
     }
 
     /** Values of every well-formed MSS option, in order, found by a straightforward walk. */

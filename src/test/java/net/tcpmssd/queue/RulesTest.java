@@ -297,7 +297,9 @@ class RulesTest {
     void otherSourcesAreNamedInTheComment() throws Exception {
         assertThat(print("--print-rules", "-p", "1", "--pmtu")).contains("# No interface given (--pmtu): ");
         assertThat(print("--print-rules", "-p", "1", "--set-mss", "1300")).contains("# No interface given (--set-mss 1300): ");
+        assertThat(print("--print-rules", "-p", "1", "--pmtu")).contains("these rules queue the SYNs leaving by any\n");
         assertThat(print("--print-rules", "-b", "-p", "1", "--pmtu"))
+                .contains("these rules queue the SYNs leaving and arriving by any\n")
                 .contains("-i IFACE on PREROUTING (for ! -i lo)")
                 .contains("queued twice")
                 .contains("\tchain prerouting {\n\t\ttype filter hook prerouting priority mangle; policy accept;\n"
@@ -327,6 +329,9 @@ class RulesTest {
                 .contains("# nft cannot write an interface name containing '\"': use the iptables rules above.\n")
                 .doesNotContain("table inet tcpmssd-5 {");
         assertThat(text.split("\n\n")[3]).startsWith("# nftables ruleset");
+        assertThat(print("--print-rules", "-p", "5", "-i", "\"b"))
+                .contains("# nft cannot write an interface name containing '\"'")
+                .doesNotContain("table inet tcpmssd-5 {");
     }
 
     @Test
