@@ -1,13 +1,9 @@
 package net.tcpmssd;
 
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import static net.tcpmssd.lab.Lab.CLIENT;
 import static net.tcpmssd.lab.Lab.ROUTER;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,6 +19,7 @@ import net.tcpmssd.lab.Lab.Family;
 import net.tcpmssd.lab.Lab;
 import net.tcpmssd.lab.LabExtension;
 import net.tcpmssd.lab.Tcpmssd;
+import net.tcpmssd.lab.TunDevice;
 import net.tcpmssd.os.Libc;
 import net.tcpmssd.packet.PacketCorpus;
 import org.junit.jupiter.api.AfterEach;
@@ -278,18 +275,11 @@ class AttachLabIT {
         // A tun device given another link type (TUNSETLINK) stands for the links the program
         // cannot read: this kernel has no GRE or ipip modules to make one of those.
         inRouter(() -> {
-            int fd = Libc.open("/dev/net/tun", Libc.O_RDWR | Libc.O_CLOEXEC);
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment ifreq = arena.allocate(40);
-                ifreq.setString(0, "odd0");
-                ifreq.set(JAVA_SHORT, 16, (short) (IFF_TUN | IFF_NO_PI));
-                Libc.ioctl(fd, TUNSETIFF, ifreq);
-                Libc.ioctl(fd, TUNSETLINK, MemorySegment.ofAddress(ARPHRD_IPGRE));
-                Lab.Result odd = Tcpmssd.run(lab, "-v", "--attach", "odd0", "-m", "1280");
-                assertThat(odd.status()).isEqualTo(1);
-                assertThat(odd.stderr()).isEqualTo("tcpmssd: odd0 has link type 778 (ARPHRD_IPGRE), which tcpmssd cannot attach to\n");
-            } finally {
-                Libc.close(fd);
+            try (TunDevice odd = TunDevice.create("odd0")) {
+                odd.linkType(ARPHRD_IPGRE);
+                Lab.Result refused = Tcpmssd.run(lab, "-v", "--attach", "odd0", "-m", "1280");
+                assertThat(refused.status()).isEqualTo(1);
+                assertThat(refused.stderr()).isEqualTo("tcpmssd: odd0 has link type 778 (ARPHRD_IPGRE), which tcpmssd cannot attach to\n");
             }
             return null;
         });
@@ -304,12 +294,7 @@ class AttachLabIT {
     @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void aTunDeviceGetsTheL3ProgramAndItsSynIsClamped() throws Exception {
         byte[] syn = inRouter(() -> {
-            int fd = Libc.open("/dev/net/tun", Libc.O_RDWR | Libc.O_CLOEXEC);
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment ifreq = arena.allocate(40);
-                ifreq.setString(0, "tun9");
-                ifreq.set(JAVA_SHORT, 16, (short) (IFF_TUN | IFF_NO_PI));
-                Libc.ioctl(fd, TUNSETIFF, ifreq);
+            try (TunDevice tun = TunDevice.create("tun9")) {
                 lab.sh(ROUTER, "ip addr add 192.0.2.200/32 peer 192.0.2.201 dev tun9 && ip link set tun9 up");
                 try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "tun9", "-m", "1280")) {
                     List<Integer> ids = TCX.ours(Integer.parseInt(lab.sh(ROUTER, "cat /sys/class/net/tun9/ifindex").strip()), Hook.EGRESS);
@@ -321,19 +306,11 @@ class AttachLabIT {
                     Process connect = lab.spawn(ROUTER, lab.scratch().resolve("tun-connect"), "timeout", "5", "bash", "-c",
                             "exec 3<>/dev/tcp/192.0.2.201/9");
                     try {
-                        MemorySegment buffer = arena.allocate(2048);
-                        while (true) {
-                            byte[] packet = buffer.asSlice(0, Libc.read(fd, buffer)).toArray(JAVA_BYTE);
-                            if (packet.length >= 40 && packet[0] == 0x45 && packet[9] == 6 && (packet[33] & 0x02) != 0) {
-                                return packet; // IPv4 without options, TCP, SYN (router solicitations pass by)
-                            }
-                        }
+                        return tun.nextIpv4Syn();
                     } finally {
                         connect.destroy();
                     }
                 }
-            } finally {
-                Libc.close(fd);
             }
         });
         assertThat(PacketCorpus.ipv4MssValues(syn)).containsExactly(1240);
@@ -387,11 +364,6 @@ class AttachLabIT {
                 + " -v --attach wan0 -m 1280";
     }
 
-    // linux/if_tun.h: TUNSETIFF = _IOW('T', 202, int), TUNSETLINK = _IOW('T', 205, int).
-    private static final long TUNSETIFF = 0x400454caL;
-    private static final long TUNSETLINK = 0x400454cdL;
-    private static final int IFF_TUN = 0x0001;
-    private static final int IFF_NO_PI = 0x1000;
     private static final long ARPHRD_IPGRE = 778;
 
     private void awaitLogMatching(Tcpmssd daemon, String regex) {

@@ -3,19 +3,15 @@ package net.tcpmssd.bpf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
 import net.tcpmssd.lab.NamespaceThread;
+import net.tcpmssd.lab.TunDevice;
 import net.tcpmssd.os.ErrnoException;
-import net.tcpmssd.os.Libc;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,11 +28,6 @@ import net.tcpmssd.packet.PacketCorpus;
 class TcxTest {
 
     private static final int ESTALE = 116;
-    // linux/if_tun.h: TUNSETIFF = _IOW('T', 202, int); a tun (IP packets, no Ethernet) without
-    // the packet-information prefix.
-    private static final long TUNSETIFF = 0x400454caL;
-    private static final int IFF_TUN = 0x0001;
-    private static final int IFF_NO_PI = 0x1000;
 
     private static String client;
     private static String server;
@@ -178,27 +169,14 @@ class TcxTest {
         try (ClampMaps maps = ClampMaps.create(); BpfProgram program = ClampProgram.load(LinkType.L3, maps, false)) {
             maps.setMaxMss(MaxMss.forMtu(1280));
             byte[] syn = inClient(() -> {
-                int fd = Libc.open("/dev/net/tun", Libc.O_RDWR | Libc.O_CLOEXEC);
-                try (Arena arena = Arena.ofConfined(); TcxLink link = Tcx.link(program, tun0, TcxHook.EGRESS, 0)) {
-                    MemorySegment ifreq = arena.allocate(40); // struct ifreq: name[16], then flags
-                    ifreq.setString(0, "tun0");
-                    ifreq.set(JAVA_SHORT, 16, (short) (IFF_TUN | IFF_NO_PI));
-                    Libc.ioctl(fd, TUNSETIFF, ifreq);
+                try (TunDevice tun = TunDevice.create("tun0"); TcxLink link = Tcx.link(program, tun0, TcxHook.EGRESS, 0)) {
                     Process connect = new ProcessBuilder("ip", "netns", "exec", client, "timeout", "5", "bash", "-c",
                             "exec 3<>/dev/tcp/192.0.2.2/9").start();
                     try {
-                        MemorySegment buffer = arena.allocate(2048);
-                        while (true) {
-                            byte[] packet = buffer.asSlice(0, Libc.read(fd, buffer)).toArray(JAVA_BYTE);
-                            if (packet.length >= 40 && packet[0] == 0x45 && packet[9] == 6 && (packet[33] & 0x02) != 0) {
-                                return packet; // IPv4, no options, TCP, SYN (IPv6 router solicitations pass by)
-                            }
-                        }
+                        return tun.nextIpv4Syn();
                     } finally {
                         connect.destroy();
                     }
-                } finally {
-                    Libc.close(fd);
                 }
             });
             assertThat(PacketCorpus.ipv4MssValues(syn)).containsExactly(1240);
