@@ -13,7 +13,11 @@ import java.util.concurrent.TimeUnit;
 import net.tcpmssd.attach.Attachment;
 import net.tcpmssd.attach.Hook;
 import net.tcpmssd.attach.TcxAttachment;
+import net.tcpmssd.bpf.Asm;
 import net.tcpmssd.bpf.BpfProgram;
+import net.tcpmssd.bpf.Register;
+import net.tcpmssd.bpf.Tcx;
+import net.tcpmssd.bpf.TcxHook;
 import net.tcpmssd.lab.NamespaceThread;
 import net.tcpmssd.lab.Lab.Family;
 import net.tcpmssd.lab.Lab;
@@ -235,6 +239,46 @@ class AttachLabIT {
     private static long synsCounted(String rules, String match) {
         return rules.lines().filter(line -> line.strip().endsWith(match)).mapToLong(line -> Long.parseLong(line.strip().split("\\s+")[0]))
                 .findFirst().orElseThrow(() -> new AssertionError("no rule \"" + match + "\" in\n" + rules));
+    }
+
+    /**
+     * Another tool's tcx program at wan0's egress: ours goes in before it (nothing before ours can
+     * end the chain on an unclamped SYN), a restart replaces only ours, SIGTERM removes only ours.
+     */
+    @Test
+    void anotherToolsProgramStaysThroughStartReplacementAndStop() throws Exception {
+        int wan0 = ifindex("wan0");
+        byte[] passOn = new Asm().mov(Register.R0, -1).exit().assemble(); // TCX_NEXT: hands every packet on
+        try (BpfProgram other = BpfProgram.load(BpfProgram.SCHED_CLS, passOn, "GPL", "other_tool")) {
+            int otherId = other.id();
+            inRouter(() -> {
+                Tcx.attach(other, wan0, TcxHook.EGRESS, 0);
+                return null;
+            });
+            try {
+                Tcpmssd first = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280");
+                List<Integer> firstChain = egressChain(wan0);
+                assertThat(firstChain).hasSize(2).endsWith(otherId);
+                first.process().destroyForcibly();
+                assertThat(first.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
+                try (Tcpmssd second = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280")) {
+                    List<Integer> secondChain = egressChain(wan0);
+                    assertThat(secondChain).hasSize(2).endsWith(otherId).doesNotContain(firstChain.getFirst());
+                    assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
+                    assertThat(second.stop()).isZero();
+                }
+                assertThat(egressChain(wan0)).containsExactly(otherId);
+            } finally {
+                inRouter(() -> {
+                    Tcx.detach(wan0, TcxHook.EGRESS, otherId, 0);
+                    return null;
+                });
+            }
+        }
+    }
+
+    private List<Integer> egressChain(int ifindex) throws Exception {
+        return inRouter(() -> Tcx.query(ifindex, TcxHook.EGRESS).programIds());
     }
 
     @Test
