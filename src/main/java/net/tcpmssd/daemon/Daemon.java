@@ -19,6 +19,7 @@ import net.tcpmssd.packet.MssClamp;
 import net.tcpmssd.packet.Outcome;
 import net.tcpmssd.queue.NfQueue;
 import net.tcpmssd.queue.QueuedPacket;
+import net.tcpmssd.queue.WarmUp;
 
 /**
  * The daemon loop: wires the options, the MTU source, the queue and the log together. Each
@@ -27,11 +28,15 @@ import net.tcpmssd.queue.QueuedPacket;
 public final class Daemon {
 
     private static final int SOCKET_BUFFER = 8 * 1024 * 1024;
+    /** A receive that goes on failing this long (retried every 100 ms) has a lasting error. */
+    private static final long LASTING_NANOS = 1_000_000_000L;
 
     private final Options options;
     private final Log log;
     private final Startup startup;
     private final MssClamp.Observer observer;
+    /** Packets whose handling failed, and the kernel's errors for our verdicts: either may come at packet rate. */
+    private final RateLimitedWarning packetWarnings;
     /** Every bound queue; read by signal and metrics threads, so guarded by itself. */
     private final List<QueueState> queues = new ArrayList<>();
     private boolean queuesOpen = true; // guarded by queues: false once they are being closed
@@ -43,6 +48,8 @@ public final class Daemon {
         NfQueue queue;
         Routes routes;
         long routingGeneration = -1;
+        /** The warm-up's maximum, for its packets only (the daemon's is not known yet). */
+        MaxMss warmUpMax;
     }
     private volatile MaxMss max;
     private volatile boolean stopping;
@@ -59,6 +66,7 @@ public final class Daemon {
         this.log = log;
         this.startup = startup;
         this.observer = options.verbose() ? (from, to) -> log.info("MSS: " + from + " -> " + to) : null;
+        this.packetWarnings = RateLimitedWarning.perSecond(log);
     }
 
     public void run() throws StartupException {
@@ -70,6 +78,7 @@ public final class Daemon {
         Pidfile pidfile = null;
         MetricsServer metrics = null;
         try {
+            warmUp();
             switch (options.source()) {
                 case MssSource.InterfaceMtu(String name) -> monitor = followInterface(name);
                 case MssSource.FixedMtu(int mtu) -> max = MaxMss.forMtu(mtu);
@@ -143,9 +152,13 @@ public final class Daemon {
 
     private void serve(NfQueue queue, Counters queueCounters) {
         boolean overrunLogged = false;
+        boolean failing = false;
+        long failingSince = 0;
         while (!stopping) {
             try {
-                if (queue.receiveBatch() == NfQueue.OVERRUN) {
+                int handled = queue.receiveBatch();
+                failing = false;
+                if (handled == NfQueue.OVERRUN) {
                     // Our socket buffer overflowed: the kernel accepted what did not fit, unclamped
                     // (fail-open), and says so once. Count it and carry on.
                     queueCounters.overrun();
@@ -156,8 +169,18 @@ public final class Daemon {
                     }
                 }
             } catch (ErrnoException e) {
-                // Never leave the queue bound but unserved: that would hold every SYN.
-                log.warning("queue " + queue.number() + ": " + e.getMessage());
+                // The socket layer answers the passing errors itself (EINTR, EAGAIN, ENOBUFS);
+                // this one may still pass (ENOMEM). One that lasts ends the daemon: a queue bound
+                // but unserved would hold every SYN, a daemon gone releases it to --queue-bypass.
+                long now = System.nanoTime();
+                if (!failing) {
+                    failing = true;
+                    failingSince = now;
+                    log.warning("queue " + queue.number() + ": " + e.getMessage() + "; retrying");
+                } else if (now - failingSince >= LASTING_NANOS) {
+                    Fatal.exit("queue " + queue.number() + ": " + e.getMessage() + " for " + (now - failingSince) / 1_000_000
+                            + " ms: exiting, so that the kernel releases the queue", Fatal.IO);
+                }
                 pause();
             }
         }
@@ -176,9 +199,51 @@ public final class Daemon {
         }
     }
 
+    /**
+     * A queue's packets, and the warm-up's: one class for both, so that what the JIT learnt in
+     * the warm-up holds for the queues (another class at the call site would undo its work).
+     */
+    private final class QueueHandler implements NfQueue.Handler {
+        private final int number;
+        private final QueueState state;
+        private final MssClamp.Observer observer;
+
+        QueueHandler(int number, QueueState state, MssClamp.Observer observer) {
+            this.number = number;
+            this.state = state;
+            this.observer = observer;
+        }
+
+        @Override
+        public boolean handle(QueuedPacket packet) {
+            return Daemon.this.handle(packet, state, observer);
+        }
+
+        @Override
+        public void failed(QueuedPacket packet, RuntimeException cause) {
+            state.counters.count(packet.ipVersion(), Outcome.FAILED);
+            packetWarnings.warn(() -> "queue " + number + ": a packet passed unchanged, its handling failed: "
+                    + Fatal.oneLine(cause));
+        }
+    }
+
+    /**
+     * Before anything is bound, the packet path runs over synthetic SYNs (WarmUp), so that a
+     * started daemon clamps at full speed from its first SYN: a cold JVM interprets, links and
+     * loads classes at the first batches, falls behind a burst, and fail-open passes the rest
+     * unclamped (issue 11). The training run that makes bin/tcpmssd's AOT cache runs it too, so
+     * the cache holds these classes and the profiles of these methods. No log (-v), and its
+     * counters are thrown away.
+     */
+    private void warmUp() throws ErrnoException {
+        QueueState scratch = new QueueState();
+        scratch.warmUpMax = MaxMss.forMtu(1280);
+        WarmUp.run(new QueueHandler(-1, scratch, null), WarmUp.ROUNDS);
+    }
+
     /** The per-packet decision: direction first (SPEC §2), then the core (SPEC §4). */
-    private boolean handle(QueuedPacket packet, QueueState state) {
-        MaxMss max = state.routes == null ? this.max : pathMaxMss(packet, state);
+    private boolean handle(QueuedPacket packet, QueueState state, MssClamp.Observer observer) {
+        MaxMss max = state.routes != null ? pathMaxMss(packet, state) : state.warmUpMax != null ? state.warmUpMax : this.max;
         Outcome outcome = packet.incoming() && !options.bothDirections()
                 ? Outcome.INCOMING
                 : MssClamp.clamp(packet.buffer(), packet.offset(), packet.length(), max, observer);
@@ -231,8 +296,8 @@ public final class Daemon {
             state.routes = new Routes(); // before the queue: packets may come while it binds
         }
         try {
-            state.queue = NfQueue.open(number, options.queueLength(), SOCKET_BUFFER, packet -> handle(packet, state),
-                    e -> log.warning("queue " + number + ": " + e.getMessage()));
+            state.queue = NfQueue.open(number, options.queueLength(), SOCKET_BUFFER, new QueueHandler(number, state, observer),
+                    e -> packetWarnings.warn(() -> "queue " + number + ": " + e.getMessage()));
         } catch (ErrnoException e) {
             if (state.routes != null) {
                 state.routes.close();

@@ -50,6 +50,12 @@ public final class DatagramBatch {
         return (long) i * slotSize;
     }
 
+    /** Puts a datagram into slot {@code i} as a receive would: for running the packet path without the kernel. */
+    public void fill(int i, MemorySegment datagram) {
+        MemorySegment.copy(datagram, 0, data, offset(i), datagram.byteSize());
+        vector.set(JAVA_INT, (long) i * MMSGHDR + MSG_LEN, (int) datagram.byteSize());
+    }
+
     /** How many bytes the last receive put into slot {@code i}. */
     public int length(int i) {
         return vector.get(JAVA_INT, (long) i * MMSGHDR + MSG_LEN);

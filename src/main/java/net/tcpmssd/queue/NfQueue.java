@@ -22,10 +22,17 @@ import net.tcpmssd.netlink.DatagramBatch;
  */
 public final class NfQueue implements AutoCloseable {
 
-    /** Looks at (and may change in place) one packet; returns true if it changed it. */
-    @FunctionalInterface
+    /** What is done with each packet. */
     public interface Handler {
+        /** Looks at (and may change in place) one packet; returns true if it changed it. */
         boolean handle(QueuedPacket packet);
+
+        /**
+         * {@link #handle} threw for this packet: it has been answered unchanged, and the queue
+         * goes on with the next (SPEC §8). Errors ({@link Error}) are not contained: they end
+         * the thread, and the daemon with it.
+         */
+        void failed(QueuedPacket packet, RuntimeException cause);
     }
 
     /** Kernel errors that arrive asynchronously, e.g. for a verdict the kernel no longer wanted. */
@@ -38,7 +45,7 @@ public final class NfQueue implements AutoCloseable {
     public static final int OVERRUN = -1;
 
     private static final int NFNL_SUBSYS_QUEUE = 3;
-    private static final int MSG_PACKET = NFNL_SUBSYS_QUEUE << 8;
+    static final int MSG_PACKET = NFNL_SUBSYS_QUEUE << 8;
     private static final int MSG_VERDICT = (NFNL_SUBSYS_QUEUE << 8) | 1;
     private static final int MSG_CONFIG = (NFNL_SUBSYS_QUEUE << 8) | 2;
     private static final int NFGENMSG = 4; // struct nfgenmsg: family, version, res_id (big-endian)
@@ -55,11 +62,11 @@ public final class NfQueue implements AutoCloseable {
     /** NFQA_CFG_F_FAIL_OPEN: when the queue or our socket is full, accept instead of drop (SPEC §2). */
     private static final int FLAG_FAIL_OPEN = 1;
 
-    private static final int ATTR_PACKET_HDR = 1;
+    static final int ATTR_PACKET_HDR = 1;
     private static final int ATTR_VERDICT_HDR = 2;
-    private static final int ATTR_IFINDEX_INDEV = 5;
-    private static final int ATTR_IFINDEX_OUTDEV = 6;
-    private static final int ATTR_PAYLOAD = 10;
+    static final int ATTR_IFINDEX_INDEV = 5;
+    static final int ATTR_IFINDEX_OUTDEV = 6;
+    static final int ATTR_PAYLOAD = 10;
     private static final int NF_ACCEPT = 1;
 
     /** The largest datagram: a 64 KiB packet plus its attributes. */
@@ -165,12 +172,47 @@ public final class NfQueue implements AutoCloseable {
         if (datagrams == NetlinkSocket.OVERRUN) {
             return OVERRUN;
         }
+        try {
+            return answer(datagrams);
+        } finally {
+            flushVerdicts(); // also when an Error ends the thread: what was answered leaves
+        }
+    }
+
+    /** Hands the packets in the batch's first {@code datagrams} slots to the handler and writes their verdicts. */
+    private int answer(int datagrams) {
         int handled = 0;
         for (int i = 0; i < datagrams; i++) {
             handled += dispatch(batch.offset(i), batch.length(i), batch.offset(i) + batch.slotSize);
         }
-        flushVerdicts();
         return handled;
+    }
+
+    /**
+     * Runs the packet path before any queue is bound: {@code rounds} batches of the datagrams in
+     * {@code traffic} (one a slot, copied afresh for each round, as the handler may change them)
+     * go through the same code as received ones, and their verdicts are written and thrown away.
+     * A started daemon then meets its first SYNs with the packet path's classes loaded and its
+     * methods compiled, instead of interpreting while the queue fills (issue 11).
+     */
+    static void warmUp(Handler handler, WarmUp.Traffic traffic, int rounds) throws ErrnoException {
+        NfQueue queue = new NfQueue(-1, null, handler, e -> { });
+        try {
+            queue.batch = new DatagramBatch(queue.arena, BATCH, LARGEST_MESSAGE);
+            queue.received = queue.batch.data;
+            int datagrams = Math.min(BATCH, traffic.count());
+            for (int round = 0; round < rounds; round++) {
+                for (int i = 0; i < datagrams; i++) {
+                    queue.batch.fill(i, traffic.datagram(i));
+                }
+                queue.answer(datagrams);
+                // The verdict send on no socket (fd -1: EBADF at once) links and runs its downcall.
+                Libc.sendBare(-1, queue.verdicts.buffer(), queue.verdicts.length(), 0);
+                queue.verdicts.clear();
+            }
+        } finally {
+            queue.arena.close();
+        }
     }
 
     /** Answers every packet already waiting in the socket, without blocking. */
@@ -294,8 +336,18 @@ public final class NfQueue implements AutoCloseable {
             boolean payloadLast = packet.offset + packet.length >= message + length - 3;
             packet.capacity = payloadLast ? (int) Math.min(limit - packet.offset, 65535) : packet.length;
         }
-        boolean changed = packet.length >= 0 && handler.handle(packet);
-        addVerdict(packet.id, changed);
+        boolean changed = false;
+        try {
+            changed = packet.length >= 0 && handler.handle(packet);
+        } catch (RuntimeException e) {
+            // Contained to this packet. Its verdict goes without NFQA_PAYLOAD, and the kernel
+            // then accepts its own copy of the packet (nfqnl_recv_verdict mangles only when that
+            // attribute is present): byte for byte as it came, whatever the handler had already
+            // changed in ours before it threw.
+            handler.failed(packet, e);
+        } finally {
+            addVerdict(packet.id, changed);
+        }
     }
 
     private void addVerdict(int id, boolean withPayload) {
