@@ -77,6 +77,7 @@ public final class Daemon {
         LinkMonitor monitor = null;
         Pidfile pidfile = null;
         MetricsServer metrics = null;
+        List<Thread> threads = List.of();
         try {
             warmUp();
             switch (options.source()) {
@@ -88,6 +89,10 @@ public final class Daemon {
             for (int i = 0; i < options.queues(); i++) {
                 bind(options.queue() + i);
             }
+            // Served from the moment they are bound: SYNs come at once (a restarted router's
+            // backlog), and the rest of start-up (pidfile, detaching, metrics) takes tens of
+            // milliseconds a queue must not wait for (issue 11).
+            threads = serveQueues();
             if (!options.verbose()) {
                 pidfile = Pidfile.acquire(options.pidfile() != null ? Path.of(options.pidfile()) : Pidfile.defaultPath(options));
             }
@@ -97,10 +102,13 @@ public final class Daemon {
             log.info(max == null ? "Maximum MSS: per path MTU (--pmtu)" : describe(max));
             startup.ready();
             SystemdNotify.send("READY=1", log);
-            serve();
+            awaitStop(threads);
+            threads = List.of();
         } catch (ErrnoException e) {
             throw new StartupException(e.getMessage());
         } finally {
+            stop(); // a start-up step that failed after the queues were being served
+            awaitStop(threads);
             if (metrics != null) {
                 metrics.close();
             }
@@ -133,11 +141,19 @@ public final class Daemon {
         stopping = true;
     }
 
-    /** One platform thread per queue (the kernel spreads flows over them); returns when all stopped. */
-    private void serve() {
+    /** One platform thread per queue (the kernel spreads flows over them). */
+    private List<Thread> serveQueues() {
         List<Thread> threads = new ArrayList<>();
         for (QueueState state : queues) {
             threads.add(Thread.ofPlatform().name("queue-" + state.queue.number()).start(() -> serve(state.queue, state.counters)));
+        }
+        return threads;
+    }
+
+    /** Returns when every queue thread has stopped. */
+    private void awaitStop(List<Thread> threads) {
+        if (threads.isEmpty()) {
+            return;
         }
         for (Thread thread : threads) {
             try {
