@@ -38,6 +38,12 @@ class ColdStartLabIT {
         lab = LAB.lab();
     }
 
+    /**
+     * Cold against warm: the same daemon, just started and then warm, gets the same stream. On a
+     * host so busy that even the warm daemon falls behind the bursts (trafgen -b sends each
+     * second's 20,000 in about 0.1 s), the run says nothing about warm-up, and is repeated with a
+     * fresh daemon, at most three times.
+     */
     @Test
     void aColdDaemonClampsEverySynOfAPacedStreamFromItsFirst() throws IOException {
         lab.queueSynsToWan();
@@ -46,22 +52,37 @@ class ColdStartLabIT {
         lab.sh(SERVER, "iptables -t raw -A PREROUTING -i eth0 -p tcp --syn -m tcpmss --mss 1241:65535");
         lab.sh(SERVER, "iptables -t raw -A PREROUTING -i eth0 -p tcp --syn -j DROP");
         Path syns = synStream();
-
-        long launched = System.nanoTime();
-        // Held to CPU 1 with its JIT and GC threads, as in bench/syn-rate; trafgen on CPU 0.
-        try (Tcpmssd daemon = Tcpmssd.startOnCpu(lab, 1, 100, "--foreground", "--pidfile",
-                lab.scratch().resolve("cold.pid").toString(), "-p", "100", "-m", "1280")) {
-            long bound = System.nanoTime();
-            lab.sh(CLIENT, "timeout 60 taskset -c 0 trafgen -o eth0 -i " + syns + " -n " + SYNS + " -b " + RATE
-                    + "pps -P 1 --no-sock-mem -Q >/dev/null");
-            lab.awaitTrue(SERVER, "[ $(iptables -t raw -L PREROUTING -nvx | awk 'NR == 3 || NR == 4 { n += $1 } END { print n }') -ge "
-                    + SYNS + " ]", Duration.ofSeconds(30));
-            long[] counts = synsAtServer();
-            System.out.printf("cold start: bound %d ms after launch (20 ms polls), then %d SYNs at %d/s: %d clamped, %d unclamped%n",
-                    (bound - launched) / 1_000_000, SYNS, RATE, counts[0], counts[1]);
-            assertThat(counts).as("SYNs arrived clamped, unclamped (passed by fail-open)").containsExactly(SYNS, 0);
-            assertThat(daemon.process().isAlive()).isTrue();
+        for (int attempt = 1; ; attempt++) {
+            long launched = System.nanoTime();
+            // Held to CPU 1 with its JIT and GC threads, as in bench/syn-rate; trafgen on CPU 0.
+            try (Tcpmssd daemon = Tcpmssd.startOnCpu(lab, 1, 100, "--foreground", "--pidfile",
+                    lab.scratch().resolve("cold.pid").toString(), "-p", "100", "-m", "1280")) {
+                long bound = System.nanoTime();
+                long[] cold = stream(syns);
+                long[] warm = stream(syns);
+                System.out.printf("cold start, attempt %d: bound %d ms after launch (20 ms polls), then %d SYNs at %d/s:"
+                        + " cold %d clamped, %d unclamped; warm %d clamped, %d unclamped%n",
+                        attempt, (bound - launched) / 1_000_000, SYNS, RATE, cold[0], cold[1], warm[0], warm[1]);
+                assertThat(daemon.process().isAlive()).isTrue();
+                if (cold[1] > 0 && warm[1] > 0 && attempt < 3) {
+                    continue; // too busy a host to tell: again, with a fresh daemon
+                }
+                assertThat(warm[1]).as("the warm daemon kept up (else this host is too busy to tell)").isZero();
+                assertThat(cold).as("cold: SYNs arrived clamped, unclamped (passed by fail-open)").containsExactly(SYNS, 0);
+                return;
+            }
         }
+    }
+
+    /** Sends the stream and waits until all of it arrived; returns the server's counts {clamped, unclamped} and zeroes them. */
+    private long[] stream(Path syns) {
+        lab.sh(CLIENT, "timeout 60 taskset -c 0 trafgen -o eth0 -i " + syns + " -n " + SYNS + " -b " + RATE
+                + "pps -P 1 --no-sock-mem -Q >/dev/null");
+        lab.awaitTrue(SERVER, "[ $(iptables -t raw -L PREROUTING -nvx | awk 'NR == 3 || NR == 4 { n += $1 } END { print n }') -ge "
+                + SYNS + " ]", Duration.ofSeconds(30));
+        long[] counts = synsAtServer();
+        lab.sh(SERVER, "iptables -t raw -Z PREROUTING");
+        return counts;
     }
 
     /** SYNs counted at the server: {clamped to 1240, above}. */

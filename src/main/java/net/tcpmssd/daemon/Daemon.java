@@ -254,7 +254,7 @@ public final class Daemon {
     private void warmUp() throws ErrnoException {
         QueueState scratch = new QueueState();
         scratch.warmUpMax = MaxMss.forMtu(1280);
-        WarmUp.run(new QueueHandler(-1, scratch, null), WarmUp.ROUNDS);
+        WarmUp.run(new QueueHandler(-1, scratch, null));
     }
 
     /** The per-packet decision: direction first (SPEC §2), then the core (SPEC §4). */

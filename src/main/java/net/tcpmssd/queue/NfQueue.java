@@ -189,31 +189,49 @@ public final class NfQueue implements AutoCloseable {
     }
 
     /**
-     * Runs the packet path before any queue is bound: {@code rounds} batches of the datagrams in
-     * {@code traffic} (one a slot, copied afresh for each round, as the handler may change them)
-     * go through the same code as received ones, and their verdicts are written and thrown away.
-     * A started daemon then meets its first SYNs with the packet path's classes loaded and its
-     * methods compiled, instead of interpreting while the queue fills (issue 11).
+     * Runs the packet path before any queue is bound: batches of the datagrams in {@code traffic}
+     * (one a slot, copied afresh for each round, as the handler may change them) go through the
+     * same code as received ones, and their verdicts are written and thrown away. A started
+     * daemon then meets its first SYNs with the packet path's native calls linked, its classes
+     * loaded and its methods compiled, instead of interpreting and compiling while the queue
+     * fills (issue 11). Rounds go on until they stop getting faster (the JIT has compiled what
+     * they run) or {@code budgetNanos} of them have passed, and at least {@code minRounds}.
      */
-    static void warmUp(Handler handler, WarmUp.Traffic traffic, int rounds) throws ErrnoException {
+    static void warmUp(Handler handler, WarmUp.Traffic traffic, int minRounds, long budgetNanos) throws ErrnoException {
         NfQueue queue = new NfQueue(-1, null, handler, e -> { });
         try {
             queue.batch = new DatagramBatch(queue.arena, BATCH, LARGEST_MESSAGE);
             queue.received = queue.batch.data;
             int datagrams = Math.min(BATCH, traffic.count());
-            for (int round = 0; round < rounds; round++) {
+            long start = System.nanoTime();
+            long fastest = Long.MAX_VALUE;
+            int sinceFaster = 0;
+            for (int round = 0; round < minRounds || (sinceFaster < STEADY_ROUNDS && System.nanoTime() - start < budgetNanos); round++) {
+                long began = System.nanoTime();
                 for (int i = 0; i < datagrams; i++) {
                     queue.batch.fill(i, traffic.datagram(i));
                 }
+                // The batch receive and the verdict send on no socket (fd -1: EBADF at once, before
+                // the kernel reads anything else): their downcalls are linked and their call sites run.
+                Libc.recvmmsg(-1, queue.batch.data, 0, 0);
                 queue.answer(datagrams);
-                // The verdict send on no socket (fd -1: EBADF at once) links and runs its downcall.
                 Libc.sendBare(-1, queue.verdicts.buffer(), queue.verdicts.length(), 0);
                 queue.verdicts.clear();
+                long took = System.nanoTime() - began;
+                if (took < fastest - fastest / 8) { // a compiled method came in: the rounds got faster
+                    fastest = took;
+                    sinceFaster = 0;
+                } else {
+                    sinceFaster++;
+                }
             }
         } finally {
             queue.arena.close();
         }
     }
+
+    /** Rounds without getting faster after which the warm-up counts as done. */
+    private static final int STEADY_ROUNDS = 100;
 
     /** Answers every packet already waiting in the socket, without blocking. */
     public void drain() throws ErrnoException {

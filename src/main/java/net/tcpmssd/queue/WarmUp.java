@@ -18,14 +18,14 @@ import net.tcpmssd.os.ErrnoException;
  */
 public final class WarmUp {
 
+    /** At least this many batches: 1,280 packets, to link the native calls and load the classes. */
+    public static final int MIN_ROUNDS = 20;
     /**
-     * Batches run: 1,280 packets, about 50 ms on one CPU. Enough to link the packet path's native
-     * calls (mmap, recvmmsg, the verdict send), load its classes, and have the JIT compile the
-     * per-packet code, which bin/tcpmssd makes eager for tcpmssd's own methods (a per-method
-     * CompileThresholdScaling of 0.1; the JDK's stay at ×5); C2 finishes in the background.
-     * More rounds cost ready time and bought nothing measurable (BENCHMARKS.md, "Cold start").
+     * At most this long for more, until the batches stop getting faster: on one busy CPU the JIT
+     * needs a few hundred milliseconds for the packet path, and what it has not finished by the
+     * bind it compiles while the first SYNs wait. Bounded for the ready target (0.5 s).
      */
-    public static final int ROUNDS = 20;
+    public static final long BUDGET_NANOS = 150_000_000L;
 
     private WarmUp() {}
 
@@ -40,9 +40,9 @@ public final class WarmUp {
         }
     }
 
-    /** Runs {@code rounds} batches of synthetic packets through the packet path and {@code handler}. */
-    public static void run(NfQueue.Handler handler, int rounds) throws ErrnoException {
-        NfQueue.warmUp(handler, traffic(), rounds);
+    /** Runs batches of synthetic packets through the packet path and {@code handler}, as long as it pays. */
+    public static void run(NfQueue.Handler handler) throws ErrnoException {
+        NfQueue.warmUp(handler, traffic(), MIN_ROUNDS, BUDGET_NANOS);
     }
 
     /**
