@@ -5,6 +5,7 @@ import net.tcpmssd.cli.UsageException;
 import net.tcpmssd.daemon.Daemon;
 import net.tcpmssd.daemon.Detach;
 import net.tcpmssd.daemon.JournalStream;
+import net.tcpmssd.daemon.Fatal;
 import net.tcpmssd.daemon.Log;
 import net.tcpmssd.daemon.StartupException;
 import net.tcpmssd.daemon.Syslog;
@@ -55,6 +56,7 @@ public final class Main {
             Detach.enterNewSession();
         }
         Log log = options.detaches() ? Syslog.open() : Log.toStderr();
+        Fatal.install(options.detaches()); // a thread that dies ends the daemon, never leaves a queue unserved
         new Daemon(options, log, child ? Main::detachedReady : () -> { }).run();
         return 0;
     }

@@ -248,7 +248,8 @@ class DaemonLabIT {
     void survivesTheInterfaceBeingDeletedAndRecreated() {
         lab.sh(ROUTER, "ip link add tm0 mtu 1400 type veth peer name tm1");
         try (Tcpmssd daemon = Tcpmssd.start(lab, QUEUE, "-v", "-p", "100", "-i", "tm0")) {
-            assertThat(daemon.log()).contains("Maximum MSS: 1360");
+            // Logged just after the queue is bound, which is all that start() waits for.
+            Lab.awaitLog(daemon.logFile(), "Maximum MSS: 1360", Duration.ofSeconds(5));
 
             lab.sh(ROUTER, "ip link del tm0");
             Lab.awaitLog(daemon.logFile(), "warning: interface tm0 is gone; keeping Maximum MSS: 1360", Duration.ofSeconds(5));

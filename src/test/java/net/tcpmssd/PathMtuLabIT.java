@@ -405,7 +405,7 @@ class PathMtuLabIT {
             // The shared lab machine's veths may drop a few under load; that is not the daemon's doing.
             assertThat(lost).as("SYNs that never arrived").isLessThan(FLOOD / 100);
             assertThat(resident).as("VmRSS in kB").isLessThanOrEqualTo(RESIDENT_LIMIT_KB);
-            // Whatever the queue could not hold was passed by fail-open (SPEC §2); every SYN
+            // Whatever the queue could not hold was passed by fail-open (BEHAVIOUR §2); every SYN
             // the daemon saw was clamped, none refused a lookup and left unclamped.
             lab.sh(null, "kill -USR1 " + daemon.process().pid());
             String family = family(f);

@@ -13,7 +13,7 @@ import net.tcpmssd.os.ErrnoException;
  * Attaching SCHED_CLS programs with tcx (Linux 6.6 and later; kernel/bpf/tcx.c, bpf_mprog.c), in
  * the network namespace of the calling thread, where the ifindex is looked up.
  *
- * <p>Two ways to attach, with different lifetimes (SPEC §7): a link ({@link #link}) ends with its
+ * <p>Two ways to attach, with different lifetimes (BEHAVIOUR §7): a link ({@link #link}) ends with its
  * fd; a plain attachment ({@link #attach}) stays until detached, also after the process ends.
  * Programs are put first in the chain (BPF_F_BEFORE with no relative program), so that nothing
  * before them can end the chain on a SYN unclamped; the clamping program hands every packet on.

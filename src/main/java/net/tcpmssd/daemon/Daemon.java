@@ -23,6 +23,7 @@ import net.tcpmssd.packet.MssClamp;
 import net.tcpmssd.packet.Outcome;
 import net.tcpmssd.queue.NfQueue;
 import net.tcpmssd.queue.QueuedPacket;
+import net.tcpmssd.queue.WarmUp;
 
 /**
  * The daemon loop: wires the options, the MTU source, the queue and the log together. Each
@@ -31,11 +32,15 @@ import net.tcpmssd.queue.QueuedPacket;
 public final class Daemon {
 
     private static final int SOCKET_BUFFER = 8 * 1024 * 1024;
+    /** A receive that goes on failing this long (retried every 100 ms) has a lasting error. */
+    private static final long LASTING_NANOS = 1_000_000_000L;
 
     private final Options options;
     private final Log log;
     private final Startup startup;
     private final MssClamp.Observer observer;
+    /** Packets whose handling failed, and the kernel's errors for our verdicts: either may come at packet rate. */
+    private final RateLimitedWarning packetWarnings;
     /** Every bound queue; read by signal and metrics threads, so guarded by itself. */
     private final List<QueueState> queues = new ArrayList<>();
     private boolean queuesOpen = true; // guarded by queues: false once they are being closed
@@ -44,6 +49,8 @@ public final class Daemon {
     private static final class QueueState {
         final Counters counters = new Counters();
         NfQueue queue;
+        /** The warm-up's maximum, for its packets only (the daemon's is not known yet). */
+        MaxMss warmUpMax;
     }
     /** The maximum MSS, from the one source the options name; null until it is started. */
     private volatile MssPolicy policy;
@@ -76,6 +83,7 @@ public final class Daemon {
         this.log = log;
         this.startup = startup;
         this.observer = options.verbose() ? (from, to) -> log.info("MSS: " + from + " -> " + to) : null;
+        this.packetWarnings = RateLimitedWarning.perSecond(log);
     }
 
     public void run() throws StartupException {
@@ -87,7 +95,11 @@ public final class Daemon {
         Pidfile pidfile = null;
         List<Pidfile> served = new ArrayList<>();
         MetricsServer metrics = null;
+        List<Thread> threads = List.of();
         try {
+            if (options.attach() == null) {
+                warmUp(); // the queue path's packet code; --attach has none in the daemon
+            }
             try {
                 policy = options.source().start(log);
             } catch (UnknownInterfaceException e) {
@@ -100,6 +112,10 @@ public final class Daemon {
                     bind(options.queue() + i);
                 }
             }
+            // Served from the moment they are bound: SYNs come at once (a restarted router's
+            // backlog), and the rest of start-up (pidfile, detaching, metrics) takes tens of
+            // milliseconds a queue must not wait for (issue 11).
+            threads = serveQueues();
             if (!options.verbose()) {
                 pidfile = Pidfile.acquire(options.pidfile() != null ? Path.of(options.pidfile()) : Pidfile.defaultPath(options));
             }
@@ -112,10 +128,16 @@ public final class Daemon {
             log.info(policy.describe());
             startup.ready();
             SystemdNotify.send("READY=1", log);
-            serve();
+            if (kernel != null) {
+                awaitKernelStop();
+            }
+            awaitStop(threads);
+            threads = List.of();
         } catch (ErrnoException e) {
             throw new StartupException(e.getMessage());
         } finally {
+            stop(); // a start-up step that failed after the queues were being served
+            awaitStop(threads);
             if (metrics != null) {
                 metrics.close();
             }
@@ -151,18 +173,27 @@ public final class Daemon {
         }
     }
 
-    /** One platform thread per queue (the kernel spreads flows over them); returns when all stopped. */
-    private void serve() {
-        if (kernel != null) {
-            while (!stopping) {
-                pause(); // the kernel clamps; the daemon only answers signals, the MTU follower and scrapes
-            }
-            SystemdNotify.send("STOPPING=1", log);
-            return;
+    /** --attach: the kernel clamps; the daemon only answers signals, the MTU follower and scrapes until it stops. */
+    private void awaitKernelStop() {
+        while (!stopping) {
+            pause();
         }
+        SystemdNotify.send("STOPPING=1", log);
+    }
+
+    /** One platform thread per queue (the kernel spreads flows over them). */
+    private List<Thread> serveQueues() {
         List<Thread> threads = new ArrayList<>();
         for (QueueState state : queues) {
             threads.add(Thread.ofPlatform().name("queue-" + state.queue.number()).start(() -> serve(state.queue, state.counters)));
+        }
+        return threads;
+    }
+
+    /** Returns when every queue thread has stopped. */
+    private void awaitStop(List<Thread> threads) {
+        if (threads.isEmpty()) {
+            return;
         }
         for (Thread thread : threads) {
             try {
@@ -177,9 +208,13 @@ public final class Daemon {
 
     private void serve(NfQueue queue, Counters queueCounters) {
         boolean overrunLogged = false;
+        boolean failing = false;
+        long failingSince = 0;
         while (!stopping) {
             try {
-                if (queue.receiveBatch() == NfQueue.OVERRUN) {
+                int handled = queue.receiveBatch();
+                failing = false;
+                if (handled == NfQueue.OVERRUN) {
                     // Our socket buffer overflowed: the kernel accepted what did not fit, unclamped
                     // (fail-open), and says so once. Count it and carry on.
                     queueCounters.overrun();
@@ -190,8 +225,18 @@ public final class Daemon {
                     }
                 }
             } catch (ErrnoException e) {
-                // Never leave the queue bound but unserved: that would hold every SYN.
-                log.warning("queue " + queue.number() + ": " + e.getMessage());
+                // The socket layer answers the passing errors itself (EINTR, EAGAIN, ENOBUFS);
+                // this one may still pass (ENOMEM). One that lasts ends the daemon: a queue bound
+                // but unserved would hold every SYN, a daemon gone releases it to --queue-bypass.
+                long now = System.nanoTime();
+                if (!failing) {
+                    failing = true;
+                    failingSince = now;
+                    log.warning("queue " + queue.number() + ": " + e.getMessage() + "; retrying");
+                } else if (now - failingSince >= LASTING_NANOS) {
+                    Fatal.exit("queue " + queue.number() + ": " + e.getMessage() + " for " + (now - failingSince) / 1_000_000
+                            + " ms: exiting, so that the kernel releases the queue", Fatal.IO);
+                }
                 pause();
             }
         }
@@ -210,9 +255,52 @@ public final class Daemon {
         }
     }
 
+    /**
+     * A queue's packets, and the warm-up's: one class for both, so that what the JIT learnt in
+     * the warm-up holds for the queues (another class at the call site would undo its work).
+     */
+    private final class QueueHandler implements NfQueue.Handler {
+        private final int number;
+        private final QueueState state;
+        private final MssClamp.Observer observer;
+
+        QueueHandler(int number, QueueState state, MssClamp.Observer observer) {
+            this.number = number;
+            this.state = state;
+            this.observer = observer;
+        }
+
+        @Override
+        public boolean handle(QueuedPacket packet) {
+            return Daemon.this.handle(packet, state, observer);
+        }
+
+        @Override
+        public void failed(QueuedPacket packet, RuntimeException cause) {
+            state.counters.count(packet.ipVersion(), Outcome.FAILED);
+            packetWarnings.warn(() -> "queue " + number + ": a packet passed unchanged, its handling failed: "
+                    + Fatal.oneLine(cause));
+        }
+    }
+
+    /**
+     * Before anything is bound, the packet path runs over synthetic SYNs (WarmUp), so that a
+     * started daemon clamps at full speed from its first SYN: a cold JVM interprets, links and
+     * loads classes at the first batches, falls behind a burst, and fail-open passes the rest
+     * unclamped (issue 11). The training run that makes bin/tcpmssd's AOT cache runs it too, so
+     * the cache holds these classes and the profiles of these methods. No log (-v), and its
+     * counters are thrown away.
+     */
+    private void warmUp() throws ErrnoException {
+        QueueState scratch = new QueueState();
+        scratch.warmUpMax = MaxMss.forMtu(1280);
+        WarmUp.run(new QueueHandler(-1, scratch, null));
+    }
+
     /** The per-packet decision: direction first (BEHAVIOUR §2), then the core (BEHAVIOUR §4). */
-    private boolean handle(QueuedPacket packet, QueueState state) {
-        MaxMss max = policy.forPacket(packet.buffer(), packet.offset(), packet.length(), packet.inInterface(), packet.outInterface());
+    private boolean handle(QueuedPacket packet, QueueState state, MssClamp.Observer observer) {
+        MaxMss max = state.warmUpMax != null ? state.warmUpMax
+                : policy.forPacket(packet.buffer(), packet.offset(), packet.length(), packet.inInterface(), packet.outInterface());
         Outcome outcome = packet.incoming() && !options.bothDirections()
                 ? Outcome.INCOMING
                 : MssClamp.clamp(packet.buffer(), packet.offset(), packet.length(), max, observer);
@@ -233,8 +321,8 @@ public final class Daemon {
     private void bind(int number) throws StartupException, ErrnoException {
         QueueState state = new QueueState();
         try {
-            state.queue = NfQueue.open(number, options.queueLength(), SOCKET_BUFFER, packet -> handle(packet, state),
-                    e -> log.warning("queue " + number + ": " + e.getMessage()));
+            state.queue = NfQueue.open(number, options.queueLength(), SOCKET_BUFFER, new QueueHandler(number, state, observer),
+                    e -> packetWarnings.warn(() -> "queue " + number + ": " + e.getMessage()));
         } catch (ErrnoException e) {
             throw bindFailure(number, e);
         }

@@ -62,6 +62,16 @@ public final class DatagramBatch {
         return (long) i * slotSize;
     }
 
+    /**
+     * Puts a datagram into slot {@code i} as a receive from the kernel would (its sender the
+     * kernel's port 0): for running the packet path without the kernel (the warm-up).
+     */
+    public void fill(int i, MemorySegment datagram) {
+        MemorySegment.copy(datagram, 0, data, offset(i), datagram.byteSize());
+        vector.set(JAVA_INT, (long) i * MMSGHDR + MSG_LEN, (int) datagram.byteSize());
+        senders.set(JAVA_INT, (long) i * SOCKADDR_NL + NL_PID, 0);
+    }
+
     /** How many bytes the last receive put into slot {@code i}. */
     public int length(int i) {
         return vector.get(JAVA_INT, (long) i * MMSGHDR + MSG_LEN);

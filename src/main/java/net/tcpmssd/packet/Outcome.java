@@ -17,7 +17,12 @@ public enum Outcome {
     /** An incoming packet, left alone because -b was not given. Decided by the daemon, never by the core. */
     INCOMING("incoming"),
     /** Lengths or versions that do not add up: the packet is passed on untouched, never dropped. */
-    MALFORMED("malformed");
+    MALFORMED("malformed"),
+    /**
+     * Its handling threw: the packet was accepted as the kernel holds it, whatever had been
+     * changed in tcpmssd's copy (BEHAVIOUR §8). Decided by the queue, never by the core.
+     */
+    FAILED("handling failed");
 
     private final String label;
 

@@ -26,10 +26,17 @@ import net.tcpmssd.netlink.Requests;
  */
 public final class NfQueue implements AutoCloseable {
 
-    /** Looks at (and may change in place) one packet; returns true if it changed it. */
-    @FunctionalInterface
+    /** What is done with each packet. */
     public interface Handler {
+        /** Looks at (and may change in place) one packet; returns true if it changed it. */
         boolean handle(QueuedPacket packet);
+
+        /**
+         * {@link #handle} threw for this packet: it has been answered unchanged, and the queue
+         * goes on with the next (BEHAVIOUR §8). Errors ({@link Error}) are not contained: they end
+         * the thread, and the daemon with it.
+         */
+        void failed(QueuedPacket packet, RuntimeException cause);
     }
 
     /** Kernel errors that arrive asynchronously, e.g. for a verdict the kernel no longer wanted. */
@@ -42,7 +49,7 @@ public final class NfQueue implements AutoCloseable {
     public static final int OVERRUN = -1;
 
     private static final int NFNL_SUBSYS_QUEUE = 3;
-    private static final int MSG_PACKET = NFNL_SUBSYS_QUEUE << 8;
+    static final int MSG_PACKET = NFNL_SUBSYS_QUEUE << 8;
     private static final int MSG_VERDICT = (NFNL_SUBSYS_QUEUE << 8) | 1;
     private static final int MSG_CONFIG = (NFNL_SUBSYS_QUEUE << 8) | 2;
     private static final int NFGENMSG = 4; // struct nfgenmsg: family, version, res_id (big-endian)
@@ -59,11 +66,11 @@ public final class NfQueue implements AutoCloseable {
     /** NFQA_CFG_F_FAIL_OPEN: when the queue or our socket is full, accept instead of drop (BEHAVIOUR §2). */
     private static final int FLAG_FAIL_OPEN = 1;
 
-    private static final int ATTR_PACKET_HDR = 1;
+    static final int ATTR_PACKET_HDR = 1;
     private static final int ATTR_VERDICT_HDR = 2;
-    private static final int ATTR_IFINDEX_INDEV = 5;
-    private static final int ATTR_IFINDEX_OUTDEV = 6;
-    private static final int ATTR_PAYLOAD = 10;
+    static final int ATTR_IFINDEX_INDEV = 5;
+    static final int ATTR_IFINDEX_OUTDEV = 6;
+    static final int ATTR_PAYLOAD = 10;
     private static final int NF_ACCEPT = 1;
 
     /** The largest datagram: a 64 KiB packet plus its attributes. */
@@ -183,14 +190,66 @@ public final class NfQueue implements AutoCloseable {
         if (datagrams == NetlinkSocket.OVERRUN) {
             return OVERRUN;
         }
+        try {
+            return answer(datagrams);
+        } finally {
+            flushVerdicts(); // also when an Error ends the thread: what was answered leaves
+        }
+    }
+
+    /** Hands the packets in the batch's first {@code datagrams} slots to the handler and writes their verdicts. */
+    private int answer(int datagrams) {
         int handled = 0;
         for (int i = 0; i < datagrams; i++) {
             handled += dispatch(batch.data, batch.sender(i), batch.offset(i), batch.length(i), batch.offset(i) + batch.slotSize);
         }
         batch.forgetSenders(datagrams);
-        flushVerdicts();
         return handled;
     }
+
+    /**
+     * Runs the packet path before any queue is bound: batches of the datagrams in {@code traffic}
+     * (one a slot, copied afresh for each round, as the handler may change them) go through the
+     * same code as received ones, and their verdicts are written and thrown away. A started
+     * daemon then meets its first SYNs with the packet path's native calls linked, its classes
+     * loaded and its methods compiled, instead of interpreting and compiling while the queue
+     * fills (issue 11). Rounds go on until they stop getting faster (the JIT has compiled what
+     * they run) or {@code budgetNanos} of them have passed, and at least {@code minRounds}.
+     */
+    static void warmUp(Handler handler, WarmUp.Traffic traffic, int minRounds, long budgetNanos) throws ErrnoException {
+        NfQueue queue = new NfQueue(-1, null, handler, e -> { });
+        try {
+            queue.batch = new DatagramBatch(queue.arena, BATCH, LARGEST_MESSAGE);
+            int datagrams = Math.min(BATCH, traffic.count());
+            long start = System.nanoTime();
+            long fastest = Long.MAX_VALUE;
+            int sinceFaster = 0;
+            for (int round = 0; round < minRounds || (sinceFaster < STEADY_ROUNDS && System.nanoTime() - start < budgetNanos); round++) {
+                long began = System.nanoTime();
+                for (int i = 0; i < datagrams; i++) {
+                    queue.batch.fill(i, traffic.datagram(i));
+                }
+                // The batch receive and the verdict send on no socket (fd -1: EBADF at once, before
+                // the kernel reads anything else): their downcalls are linked and their call sites run.
+                Libc.recvmmsg(-1, queue.batch.data, 0, 0);
+                queue.answer(datagrams);
+                Libc.sendBare(-1, queue.verdicts.buffer(), queue.verdicts.length(), 0);
+                queue.verdicts.clear();
+                long took = System.nanoTime() - began;
+                if (took < fastest - fastest / 8) { // a compiled method came in: the rounds got faster
+                    fastest = took;
+                    sinceFaster = 0;
+                } else {
+                    sinceFaster++;
+                }
+            }
+        } finally {
+            queue.arena.close();
+        }
+    }
+
+    /** Rounds without getting faster after which the warm-up counts as done. */
+    private static final int STEADY_ROUNDS = 100;
 
     /** Answers every packet already waiting in the socket, without blocking. */
     public void drain() throws ErrnoException {
@@ -337,8 +396,18 @@ public final class NfQueue implements AutoCloseable {
         if (read == ID_ONLY) {
             malformed("packet message without a payload, accepted unchanged");
         }
-        boolean changed = read == WHOLE && handler.handle(packet);
-        addVerdict(packet.id, changed);
+        boolean changed = false;
+        try {
+            changed = read == WHOLE && handler.handle(packet);
+        } catch (RuntimeException e) {
+            // Contained to this packet. Its verdict goes without NFQA_PAYLOAD, and the kernel
+            // then accepts its own copy of the packet (nfqnl_recv_verdict mangles only when that
+            // attribute is present): byte for byte as it came, whatever the handler had already
+            // changed in ours before it threw.
+            handler.failed(packet, e);
+        } finally {
+            addVerdict(packet.id, changed);
+        }
         return 1;
     }
 

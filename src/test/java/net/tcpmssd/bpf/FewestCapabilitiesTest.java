@@ -10,7 +10,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * SPEC §7's privilege claim: the program reaches the packet only through helpers, so the
+ * BEHAVIOUR §7's privilege claim: the program reaches the packet only through helpers, so the
  * verifier accepts it without CAP_PERFMON (its Spectre rules apply then) and without
  * CAP_SYS_ADMIN. A JVM started by setpriv(1) with only CAP_BPF and CAP_NET_ADMIN loads every
  * variant; with CAP_BPF alone the kernel refuses (a SCHED_CLS program needs CAP_NET_ADMIN).

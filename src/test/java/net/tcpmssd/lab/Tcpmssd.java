@@ -62,6 +62,16 @@ public final class Tcpmssd implements AutoCloseable {
         return daemon;
     }
 
+    /** {@link #start}, with the daemon and every thread of its JVM held to one CPU (taskset), as bench/syn-rate runs it. */
+    public static Tcpmssd startOnCpu(Lab lab, int cpu, int queue, String... args) {
+        Path log = lab.scratch().resolve("tcpmssd-" + System.nanoTime() + ".log");
+        List<String> command = new ArrayList<>(List.of("taskset", "-c", Integer.toString(cpu), Lab.ROOT.resolve("bin/tcpmssd").toString()));
+        command.addAll(List.of(args));
+        Tcpmssd daemon = new Tcpmssd(lab, lab.spawn(Lab.ROUTER, log, command.toArray(String[]::new)), log);
+        daemon.awaitBound(queue);
+        return daemon;
+    }
+
     /** Runs tcpmssd in the router expecting it to exit by itself; returns what it did. */
     public static Lab.Result run(Lab lab, String... args) {
         List<String> command = new ArrayList<>();

@@ -18,6 +18,7 @@ class OutcomeTest {
     void countersNameEachOutcomeInWords() {
         // The names of the counters line at exit and on SIGUSR1 ("unchanged: 3 not SYN, ...").
         assertThat(Arrays.stream(Outcome.values()).map(Outcome::label)).containsExactly(
-                "clamped", "MSS added", "MSS small enough", "no MSS option", "not SYN", "not TCP", "incoming", "malformed");
+                "clamped", "MSS added", "MSS small enough", "no MSS option", "not SYN", "not TCP", "incoming", "malformed",
+                "handling failed");
     }
 }
