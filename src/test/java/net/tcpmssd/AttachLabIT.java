@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import net.tcpmssd.attach.Attachment;
+import net.tcpmssd.attach.ClsBpfAttachment;
 import net.tcpmssd.attach.Hook;
 import net.tcpmssd.attach.TcxAttachment;
 import net.tcpmssd.bpf.Asm;
@@ -46,6 +47,7 @@ class AttachLabIT {
     static final LabExtension LAB = new LabExtension();
 
     private static final Attachment TCX = new TcxAttachment();
+    private static final Attachment CLS_BPF = new ClsBpfAttachment();
 
     private Lab lab;
 
@@ -64,6 +66,7 @@ class AttachLabIT {
             inRouter(() -> {
                 for (Hook hook : Hook.values()) {
                     TCX.detach(ifindex, hook);
+                    CLS_BPF.detach(ifindex, hook);
                 }
                 return null;
             });
