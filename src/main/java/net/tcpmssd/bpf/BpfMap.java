@@ -15,7 +15,8 @@ import net.tcpmssd.os.ErrnoException;
 
 /**
  * A BPF map this process created (BPF_MAP_CREATE), read and written by u32 index, as array maps
- * are. Closing it frees the map unless a loaded program still refers to it.
+ * are, or by a key of bytes (an LPM trie's). Closing it frees the map unless a loaded program or
+ * another map still refers to it.
  */
 public final class BpfMap implements AutoCloseable {
 
@@ -31,12 +32,23 @@ public final class BpfMap implements AutoCloseable {
 
     /** Creates a map; {@code name} (at most 15 characters of [A-Za-z0-9_.]) is what bpftool and /proc show. */
     public static BpfMap create(MapType type, String name, int keySize, int valueSize, int maxEntries) throws ErrnoException {
+        return create(type, name, keySize, valueSize, maxEntries, 0, 0);
+    }
+
+    /**
+     * As above with map_flags and, for a map of maps, {@code innerMapFd}: a map of the shape its
+     * values must have (0: none).
+     */
+    public static BpfMap create(MapType type, String name, int keySize, int valueSize, int maxEntries, int flags,
+            int innerMapFd) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment attr = arena.allocate(BpfCommand.MAP_CREATE.attrSize);
             attr.set(JAVA_INT, 0, type.number);
             attr.set(JAVA_INT, 4, keySize);
             attr.set(JAVA_INT, 8, valueSize);
             attr.set(JAVA_INT, 12, maxEntries);
+            attr.set(JAVA_INT, 16, flags);
+            attr.set(JAVA_INT, 20, innerMapFd);
             putName(attr, 28, name); // map_name[16], after map_flags, inner_map_fd, numa_node
             return new BpfMap(new OwnedFd(BpfCommand.MAP_CREATE.run(attr)), type, valueSize);
         }
@@ -66,6 +78,22 @@ public final class BpfMap implements AutoCloseable {
         }
     }
 
+    /** Adds or replaces the entry of this key (BPF_ANY); for a map of maps the value is a map's fd. */
+    public void update(byte[] key, byte[] value) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            element(BpfCommand.MAP_UPDATE_ELEM, arena.allocateFrom(JAVA_BYTE, key), arena.allocateFrom(JAVA_BYTE, value), arena);
+        }
+    }
+
+    /** The value stored under exactly this key (for an LPM trie: of its longest stored prefix). */
+    public byte[] lookup(byte[] key) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(userValueSize(), 8);
+            element(BpfCommand.MAP_LOOKUP_ELEM, arena.allocateFrom(JAVA_BYTE, key), buffer, arena);
+            return buffer.toArray(JAVA_BYTE);
+        }
+    }
+
     /** Entry {@code index}, {@link #userValueSize()} bytes. */
     public byte[] lookup(int index) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
@@ -88,8 +116,11 @@ public final class BpfMap implements AutoCloseable {
     // The element commands' attr: map_fd, 4 bytes of padding, then the key's and the value's
     // addresses (flags 0: BPF_ANY).
     private void element(BpfCommand command, int index, MemorySegment value, Arena arena) throws ErrnoException {
+        element(command, arena.allocateFrom(JAVA_INT, index), value, arena);
+    }
+
+    private void element(BpfCommand command, MemorySegment key, MemorySegment value, Arena arena) throws ErrnoException {
         MemorySegment attr = arena.allocate(command.attrSize, 8);
-        MemorySegment key = arena.allocateFrom(JAVA_INT, index);
         attr.set(JAVA_INT, 0, fd());
         attr.set(JAVA_LONG, 8, key.address());
         attr.set(JAVA_LONG, 16, value.address());

@@ -136,6 +136,10 @@ public final class BpfProgram implements AutoCloseable {
         return info;
     }
 
+    /** struct __sk_buff up to ingress_ifindex; the kernel reads the rest as zero. */
+    private static final int SKB_CONTEXT_SIZE = 40;
+    private static final int SKB_INGRESS_IFINDEX = 36;
+
     public int fd() {
         return fd.get();
     }
@@ -151,6 +155,15 @@ public final class BpfProgram implements AutoCloseable {
      * CHECKSUM_NONE. The packet may grow by at most {@code room} bytes.
      */
     public TestRun testRun(byte[] packet, int room, int repeat) throws ErrnoException {
+        return testRun(packet, room, repeat, 0);
+    }
+
+    /**
+     * As above, with the skb's skb_iif (what the program reads as __sk_buff.ingress_ifindex)
+     * set to {@code ingressIfindex}: the kernel takes it from the context passed in (ctx_in,
+     * a struct __sk_buff of which only some fields may be set); skb->dev stays the loopback.
+     */
+    public TestRun testRun(byte[] packet, int room, int repeat, int ingressIfindex) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment attr = arena.allocate(BpfCommand.PROG_TEST_RUN.attrSize, 8);
             MemorySegment in = arena.allocate(Math.max(1, packet.length));
@@ -162,6 +175,12 @@ public final class BpfProgram implements AutoCloseable {
             attr.set(JAVA_LONG, 16, in.address());
             attr.set(JAVA_LONG, 24, out.address());
             attr.set(JAVA_INT, 32, repeat);
+            if (ingressIfindex != 0) {
+                MemorySegment context = arena.allocate(SKB_CONTEXT_SIZE, 8);
+                context.set(JAVA_INT, SKB_INGRESS_IFINDEX, ingressIfindex);
+                attr.set(JAVA_INT, 40, SKB_CONTEXT_SIZE); // ctx_size_in
+                attr.set(JAVA_LONG, 48, context.address()); // ctx_in
+            }
             BpfCommand.PROG_TEST_RUN.run(attr);
             int length = attr.get(JAVA_INT, 12);
             return new TestRun(attr.get(JAVA_INT, 4), out.asSlice(0, length).toArray(JAVA_BYTE), attr.get(JAVA_INT, 36) & 0xffffffffL);

@@ -93,6 +93,21 @@ public final class ClampProgram {
     private static final int IPV6_BUFFER = TCP_BUFFER - 40; // 40 bytes of IPv6 header, then TCP
     private static final int ADDED_OPTIONS = IPV6_BUFFER - 48; // --add-mss: MSS option + old options (40 bytes)
     private static final int EVENT = ADDED_OPTIONS - 8;        // an MssEvent for the ring buffer
+    private static final int PATH_KEY = EVENT - PathMtuMaps.KEY_SIZE; // --pmtu: a key of PathMtuMaps' trie
+    // Where the addresses lie in the IP header buffers.
+    private static final int IPV4_SOURCE = IPV4_BUFFER + 12;
+    private static final int IPV4_DESTINATION = IPV4_BUFFER + 16;
+    private static final int IPV6_SOURCE = IPV6_BUFFER + 8;
+    private static final int IPV6_DESTINATION = IPV6_BUFFER + 24;
+    // struct __sk_buff: ingress_ifindex (skb->skb_iif, 0 for a packet of this host) and ifindex
+    // (skb->dev: at egress the device the packet leaves by).
+    private static final int SKB_INGRESS_IFINDEX = 36;
+    private static final int SKB_IFINDEX = 40;
+    // --pmtu: the smallest MTU of each IP version (RFC 791, RFC 8200 §5), for an interface the
+    // maps do not know, as PathMss takes it.
+    private static final int IPV4_LAST_RESORT_MTU = 576;
+    private static final int IPV6_LAST_RESORT_MTU = 1280;
+    private static final int NO_LIMIT_MTU = 65535;
 
     // The walk's findings in R9.
     private static final int SAW_MSS = 1;
@@ -114,11 +129,14 @@ public final class ClampProgram {
     private final int ipOffset;
     private final boolean addMss;
     private final int eventsMapFd;
+    /** --pmtu: the slot of {@link PathMtuMaps}, or 0 for the uniform maximum of the max map. */
+    private final int pathMapFd;
 
-    private ClampProgram(LinkType linkType, boolean addMss, int eventsMapFd) {
+    private ClampProgram(LinkType linkType, boolean addMss, int eventsMapFd, int pathMapFd) {
         this.ipOffset = linkType.ipOffset;
         this.addMss = addMss;
         this.eventsMapFd = eventsMapFd;
+        this.pathMapFd = pathMapFd;
     }
 
     /**
@@ -126,33 +144,51 @@ public final class ClampProgram {
      * {@code maps}; with {@code addMss}, a SYN without an MSS option gets one as --add-mss says.
      */
     public static BpfProgram load(LinkType linkType, ClampMaps maps, boolean addMss) throws ErrnoException, VerifierException {
-        String name = name(linkType, addMss);
-        return BpfProgram.load(BpfProgram.SCHED_CLS, assemble(linkType, addMss, maps.maxMssFd(), maps.countsFd(), maps.eventsFd()),
-                LICENSE, name);
+        return load(linkType, maps, addMss, null);
     }
 
-    /** The kernel's name of the program (at most 15 bytes, BPF_OBJ_NAME_LEN): how tcpmssd tells its own programs from others. */
-    static String name(LinkType linkType, boolean addMss) {
-        return (linkType == LinkType.L3 ? "tcpmssd_l3" : "tcpmssd_eth") + (addMss ? "_add" : "");
+    /**
+     * As above; with {@code paths} (--pmtu) each SYN's maximum comes from its path's MTU in
+     * those maps (see pathMss()), not from the max map.
+     */
+    public static BpfProgram load(LinkType linkType, ClampMaps maps, boolean addMss, PathMtuMaps paths)
+            throws ErrnoException, VerifierException {
+        String name = name(linkType, addMss, paths != null);
+        return BpfProgram.load(BpfProgram.SCHED_CLS, assemble(linkType, addMss, maps.maxMssFd(), maps.countsFd(), maps.eventsFd(),
+                paths == null ? 0 : paths.slotFd()), LICENSE, name);
+    }
+
+    /**
+     * The kernel's name of the program (at most 15 bytes, BPF_OBJ_NAME_LEN): how tcpmssd tells
+     * its own programs from others. "_add" for --add-mss, "_pm" for --pmtu, "_apm" for both.
+     */
+    static String name(LinkType linkType, boolean addMss, boolean pmtu) {
+        return (linkType == LinkType.L3 ? "tcpmssd_l3" : "tcpmssd_eth")
+                + (addMss && pmtu ? "_apm" : addMss ? "_add" : pmtu ? "_pm" : "");
     }
 
     /** True if a program of this name is one that {@link #load} makes: tcpmssd's, to be replaced or removed. */
     public static boolean isOurs(String programName) {
         for (LinkType linkType : LinkType.values()) {
-            if (programName.equals(name(linkType, false)) || programName.equals(name(linkType, true))) {
-                return true;
+            for (int variant = 0; variant < 4; variant++) {
+                if (programName.equals(name(linkType, (variant & 1) != 0, (variant & 2) != 0))) {
+                    return true;
+                }
             }
         }
         return false;
     }
 
-    /** The program's instructions, referring to the two maps by fd. */
-    static byte[] assemble(LinkType linkType, boolean addMss, int maxMssMapFd, int countsMapFd, int eventsMapFd) {
-        ClampProgram p = new ClampProgram(linkType, addMss, eventsMapFd);
+    /** The program's instructions, referring to the maps by fd ({@code pathMapFd} 0: no --pmtu). */
+    static byte[] assemble(LinkType linkType, boolean addMss, int maxMssMapFd, int countsMapFd, int eventsMapFd, int pathMapFd) {
+        ClampProgram p = new ClampProgram(linkType, addMss, eventsMapFd, pathMapFd);
         p.dispatch();
         p.ipv4();
         p.ipv6();
         p.tcp(maxMssMapFd);
+        if (pathMapFd != 0) {
+            p.pathMss();
+        }
         if (addMss) {
             p.addMss();
         }
@@ -309,20 +345,26 @@ public final class ClampProgram {
                 .load(Size.B, R3, FP, TCP_BUFFER + 13)
                 .jump(JumpOp.SET, R3, 0x02, "syn")
                 .jump("not syn")
-                .label("syn")
-                // Only a SYN needs the maximum: one lookup of the one entry.
-                .store(Size.W, FP, KEY, 0)
-                .loadMap(R1, maxMssMapFd)
-                .mov(R2, FP)
-                .alu64(AluOp.ADD, R2, KEY)
-                .call(Helper.MAP_LOOKUP_ELEM)
-                .jump(JumpOp.EQ, R0, 0, "leave")
-                .load(Size.DW, R3, FP, COUNTER_BASE)
-                .load(Size.W, R2, R0, 0)                      // ipv4
-                .jump(JumpOp.EQ, R3, 0, "have max")
-                .load(Size.W, R2, R0, 4)                      // ipv6
-                .label("have max")
-                .jump(JumpOp.EQ, R2, 0, "leave")              // not set yet: change nothing
+                .label("syn");
+        if (pathMapFd != 0) {
+            asm.jump("path mss");
+        } else {
+            // Only a SYN needs the maximum: one lookup of the one entry.
+            asm.store(Size.W, FP, KEY, 0)
+                    .loadMap(R1, maxMssMapFd)
+                    .mov(R2, FP)
+                    .alu64(AluOp.ADD, R2, KEY)
+                    .call(Helper.MAP_LOOKUP_ELEM)
+                    .jump(JumpOp.EQ, R0, 0, "leave")
+                    .load(Size.DW, R3, FP, COUNTER_BASE)
+                    .load(Size.W, R2, R0, 0)                      // ipv4
+                    .jump(JumpOp.EQ, R3, 0, "have max")
+                    .load(Size.W, R2, R0, 4)                      // ipv6
+                    .label("have max")
+                    .jump(JumpOp.EQ, R2, 0, "leave");             // not set yet: change nothing
+        }
+        asm
+                .label("max known")                           // R2: the maximum, R3: the counter base
                 .store(Size.DW, FP, MAX_MSS, R2)
                 // The event's IP version and padding, once for all the MSS options it may lower.
                 .mov(R2, 4)
@@ -348,6 +390,122 @@ public final class ClampProgram {
             asm.jump("add mss");
         }
         asm.label("no mss").mov(R2, Outcome.NO_MSS_OPTION.ordinal()).jump("count");
+    }
+
+    /**
+     * --pmtu: the maximum for this SYN from its path, as PathMss.pathMtu takes it at egress,
+     * with the outgoing interface known (skb->ifindex) and the incoming one from
+     * skb->ingress_ifindex. The trie (PathMtuMaps, filled by FlatRoutes) gives for each address
+     * what its routes say; here the interfaces are added:
+     * <ul>
+     *   <li>toward the destination: the route's metric if the packet leaves by one of the
+     *       route's devices, else the outgoing interface's MTU;
+     *   <li>back to the source: no route, no limit; else the entry's MTU, or where that is 0
+     *       the incoming interface's;
+     *   <li>an interface the maps do not know: 576 (IPv4) or 1280 (IPv6).
+     * </ul>
+     * The smaller MTU less 40 (IPv4 and TCP headers) or 60 (IPv6 and TCP) is the maximum, and
+     * the walk goes on at "max known". Before the first table is published the slot is empty:
+     * the SYN is then counted and changed no more than with an unset max map.
+     *
+     * <p>Registers: R8 the trie (a map pointer, kept across calls), R9 the MTU toward the
+     * destination; the addresses are copied from the header buffers into the key at constant
+     * offsets with 4-byte moves.
+     */
+    private void pathMss() {
+        asm.label("path mss").store(Size.W, FP, KEY, 0)
+                .loadMap(R1, pathMapFd)
+                .mov(R2, FP)
+                .alu64(AluOp.ADD, R2, KEY)
+                .call(Helper.MAP_LOOKUP_ELEM)
+                .jump(JumpOp.EQ, R0, 0, "leave")
+                .mov(R8, R0);
+        zero(PATH_KEY, PathMtuMaps.KEY_SIZE);
+        addressKey(IPV4_DESTINATION, IPV6_DESTINATION, "destination");
+        asm.mov(R1, R8)
+                .mov(R2, FP)
+                .alu64(AluOp.ADD, R2, PATH_KEY)
+                .call(Helper.MAP_LOOKUP_ELEM)
+                .jump(JumpOp.EQ, R0, 0, "toward by interface")
+                .load(Size.W, R2, R0, PathMtuMaps.METRIC)
+                .jump(JumpOp.EQ, R2, 0, "toward by interface")
+                .load(Size.W, R3, R6, SKB_IFINDEX)
+                .jump(JumpOp.EQ, R3, 0, "toward by interface");  // (never at egress; 0 ends the list)
+        for (int d = 0; d < PathMtuMaps.DEVICES; d++) {
+            asm.load(Size.W, R4, R0, PathMtuMaps.DEVICE_LIST + 4 * d)
+                    .jump(JumpOp.EQ, R4, 0, "toward by interface")
+                    .jump(JumpOp.EQ, R4, R3, "toward by metric");
+        }
+        asm.jump("toward by interface")
+                .label("toward by metric")
+                .mov(R9, R2)
+                .jump("back")
+                .label("toward by interface")
+                .load(Size.W, R2, R6, SKB_IFINDEX);
+        linkMtu("out");
+        asm.mov(R9, R0)
+                .label("back");
+        zero(PATH_KEY, PathMtuMaps.KEY_SIZE);
+        addressKey(IPV4_SOURCE, IPV6_SOURCE, "source");
+        asm.mov(R1, R8)
+                .mov(R2, FP)
+                .alu64(AluOp.ADD, R2, PATH_KEY)
+                .call(Helper.MAP_LOOKUP_ELEM)
+                .mov(R2, NO_LIMIT_MTU)
+                .jump(JumpOp.EQ, R0, 0, "path mtu")
+                .load(Size.W, R2, R0, PathMtuMaps.MTU)
+                .jump(JumpOp.NE, R2, 0, "path mtu")
+                .load(Size.W, R2, R6, SKB_INGRESS_IFINDEX);
+        linkMtu("in");
+        asm.mov(R2, R0)
+                .label("path mtu")
+                .jump(JumpOp.LE, R2, R9, "path mtu smaller")
+                .mov(R2, R9)
+                .label("path mtu smaller")
+                .load(Size.DW, R3, FP, COUNTER_BASE)
+                .alu64(AluOp.SUB, R2, 40)
+                .jump(JumpOp.EQ, R3, 0, "max known")
+                .alu64(AluOp.SUB, R2, 20)
+                .jump("max known");
+    }
+
+    /** The trie's key for the packet's address at {@code ipv4} or {@code ipv6} in the header buffer, as a full-length prefix. */
+    private void addressKey(int ipv4, int ipv6, String which) {
+        asm.load(Size.DW, R3, FP, COUNTER_BASE)
+                .jump(JumpOp.NE, R3, 0, "ipv6 " + which)
+                .store(Size.W, FP, PATH_KEY, 32 + 32)
+                .store(Size.W, FP, PATH_KEY + 4, PathMtuMaps.SPACE_IPV4)
+                .load(Size.W, R2, FP, ipv4)
+                .store(Size.W, FP, PATH_KEY + 8, R2)
+                .jump(which + " key")
+                .label("ipv6 " + which)
+                .store(Size.W, FP, PATH_KEY, 32 + 128)
+                .store(Size.W, FP, PATH_KEY + 4, PathMtuMaps.SPACE_IPV6);
+        for (int word = 0; word < 4; word++) {
+            asm.load(Size.W, R2, FP, ipv6 + 4 * word).store(Size.W, FP, PATH_KEY + 8 + 4 * word, R2);
+        }
+        asm.label(which + " key");
+    }
+
+    /** R0 = the MTU of interface R2 from the trie, or the IP version's last resort (576, 1280) for 0 or one not there. */
+    private void linkMtu(String which) {
+        asm.jump(JumpOp.EQ, R2, 0, "last resort " + which)
+                .store(Size.W, FP, PATH_KEY, 32 + 32)
+                .store(Size.W, FP, PATH_KEY + 4, PathMtuMaps.SPACE_LINK)
+                .store(Size.W, FP, PATH_KEY + 8, R2)
+                .mov(R1, R8)
+                .mov(R2, FP)
+                .alu64(AluOp.ADD, R2, PATH_KEY)
+                .call(Helper.MAP_LOOKUP_ELEM)
+                .jump(JumpOp.EQ, R0, 0, "last resort " + which)
+                .load(Size.W, R0, R0, PathMtuMaps.MTU)
+                .jump("link mtu " + which)
+                .label("last resort " + which)
+                .load(Size.DW, R3, FP, COUNTER_BASE)
+                .mov(R0, IPV4_LAST_RESORT_MTU)
+                .jump(JumpOp.EQ, R3, 0, "link mtu " + which)
+                .mov(R0, IPV6_LAST_RESORT_MTU)
+                .label("link mtu " + which);
     }
 
     /**

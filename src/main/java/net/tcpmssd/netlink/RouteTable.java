@@ -104,7 +104,56 @@ public final class RouteTable {
      * accessors below, or {@link #NO_ROUTE}: none matches, or the best match refuses.
      */
     public int find(int version, long high, long low) {
-        return of(version).find(high, low);
+        return of(version).find(high, low, 128);
+    }
+
+    /**
+     * As {@link #find}, with only the routes of at most {@code longest} prefix bits: for a prefix
+     * of that length, what the kernel picks for every address under it that no longer route
+     * matches (the in-kernel path's flattening of the tables, KernelRoutes).
+     */
+    public int find(int version, long high, long low, int longest) {
+        return of(version).find(high, low, longest);
+    }
+
+    /** Route {@code route}'s prefix: its length, and its bits (as {@link #find} takes an address). */
+    public int prefixLength(int version, int route) {
+        Prefixes p = of(version);
+        int lo = 0;
+        int hi = p.groupLength.length - 1;
+        while (lo < hi) { // the last group that starts at or before the route
+            int mid = (lo + hi + 1) >>> 1;
+            if (p.groupStart[mid] <= route) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        return p.groupLength[lo];
+    }
+
+    public long prefixHigh(int version, int route) {
+        return of(version).high[route];
+    }
+
+    public long prefixLow(int version, int route) {
+        return of(version).low[route];
+    }
+
+    /** The interfaces the route leaves by (its next hops', at most {@link #NEXTHOP_LIMIT}). */
+    public int[] devices(int version, int route) {
+        Prefixes p = of(version);
+        return Arrays.copyOfRange(p.devices, p.deviceStart[route], p.deviceStart[route + 1]);
+    }
+
+    /** The {@code n}th interface kept (0 to {@link #links()} - 1), by index order: its index. */
+    public int linkIndexAt(int n) {
+        return linkIndexes[n];
+    }
+
+    /** The {@code n}th interface's MTU. */
+    public int linkMtuAt(int n) {
+        return linkMtus[n];
     }
 
     public Kind kind(int version, int route) {
@@ -189,11 +238,14 @@ public final class RouteTable {
             this.complete = complete;
         }
 
-        int find(long addressHigh, long addressLow) {
+        int find(long addressHigh, long addressLow, int longest) {
             for (int t = 0; t < TABLES.length; t++) {
                 search:
                 for (int g = tableGroups[t]; g < tableGroups[t + 1]; g++) {
                     int length = groupLength[g];
+                    if (length > longest) {
+                        continue;
+                    }
                     int route = bisect(groupStart[g], groupStart[g + 1], addressHigh & highMask(length), addressLow & lowMask(length));
                     if (route < 0) {
                         continue;

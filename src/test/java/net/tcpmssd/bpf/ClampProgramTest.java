@@ -149,7 +149,7 @@ class ClampProgramTest {
     void verifierStatistics() throws Exception {
         for (LinkType link : LinkType.values()) {
             for (boolean addMss : new boolean[] {false, true}) {
-                byte[] code = ClampProgram.assemble(link, addMss, maps.maxMssFd(), maps.countsFd(), maps.eventsFd());
+                byte[] code = ClampProgram.assemble(link, addMss, maps.maxMssFd(), maps.countsFd(), maps.eventsFd(), 0);
                 String stats = BpfProgram.verifierStatistics(BpfProgram.SCHED_CLS, code, ClampProgram.LICENSE);
                 System.out.println("ClampProgram verifier, %s%s, %d instructions: %s"
                         .formatted(link, addMss ? " with --add-mss" : "", code.length / 8, stats.replace('\n', ' ')));

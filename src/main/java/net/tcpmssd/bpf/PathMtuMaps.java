@@ -1,0 +1,152 @@
+package net.tcpmssd.bpf;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import net.tcpmssd.os.ErrnoException;
+
+/**
+ * {@code --pmtu}'s maps for the clamping program: the routes, already resolved to the answer
+ * the queue path would give (see net.tcpmssd.mss.FlatRoutes), and the interfaces' MTUs, in one
+ * LPM trie; the program finds the trie in an ARRAY_OF_MAPS of one slot, {@code tcpmssd_pmtu}.
+ *
+ * <p>Each change is a whole new trie, filled while the program still reads the old one, then
+ * put in the slot with one update: a SYN sees the old table or the new one, never a table half
+ * written. The kernel frees the old trie only once no program can still be reading it (since
+ * Linux 6.8 the release of a map of maps' inner map waits for an RCU grace period, and a tc
+ * program runs inside an RCU read-side section).
+ *
+ * <p>The trie's key: struct { u32 prefixlen; u32 space; u8 address[16]; } in host order but for
+ * the address (network order). {@code space} keeps the three kinds of entry apart in one trie:
+ * {@link #SPACE_IPV4} and {@link #SPACE_IPV6} hold route prefixes (prefixlen 32 + the route's
+ * length), {@link #SPACE_LINK} holds interfaces, their ifindex in host order where the address
+ * starts (prefixlen 64, an exact match). One trie, so that routes and MTUs change together.
+ *
+ * <p>The value: struct { u32 mtu; u32 metric; u32 devices[16]; }. For a prefix: {@code mtu} is
+ * the MTU of the way back to a source under it (0: the interface the SYN came in by decides),
+ * {@code metric} the route's mtu metric toward a destination under it (0: none), which counts
+ * only if the packet leaves by one of {@code devices} (0 ends the list). For an interface: its
+ * MTU in {@code mtu}.
+ *
+ * <p>Bounded: at most {@link #MAX_ENTRIES} entries, what RouteTable keeps (16,384 routes per IP
+ * version, 65,536 interfaces); entries are allocated as added (BPF_F_NO_PREALLOC, which the
+ * kernel requires of an LPM trie), about 100 bytes each.
+ */
+public final class PathMtuMaps implements AutoCloseable {
+
+    static final int KEY_SIZE = 4 + 4 + 16;
+    static final int DEVICES = 16;
+    static final int VALUE_SIZE = 4 + 4 + 4 * DEVICES;
+    static final int SPACE_LINK = 1;
+    static final int SPACE_IPV4 = 4;
+    static final int SPACE_IPV6 = 6;
+    /** Offsets in the value. */
+    static final int MTU = 0;
+    static final int METRIC = 4;
+    static final int DEVICE_LIST = 8;
+
+    /** Two IP versions' routes at RouteTable's bound and its interfaces. */
+    public static final int MAX_ENTRIES = 2 * 16_384 + 65_536;
+
+    private static final int BPF_F_NO_PREALLOC = 1;
+
+    private final BpfMap slot;
+
+    private PathMtuMaps(BpfMap slot) {
+        this.slot = slot;
+    }
+
+    /** The slot, empty: until the first {@link #publish}, the program changes nothing. */
+    public static PathMtuMaps create() throws ErrnoException {
+        try (BpfMap template = newTrie()) {
+            return new PathMtuMaps(BpfMap.create(MapType.ARRAY_OF_MAPS, "tcpmssd_pmtu", 4, 4, 1, 0, template.fd()));
+        }
+    }
+
+    private static BpfMap newTrie() throws ErrnoException {
+        return BpfMap.create(MapType.LPM_TRIE, "tcpmssd_paths", KEY_SIZE, VALUE_SIZE, MAX_ENTRIES, BPF_F_NO_PREALLOC, 0);
+    }
+
+    /** A new, empty table: fill it, then {@link #publish} it. */
+    public Table begin() throws ErrnoException {
+        return new Table(newTrie());
+    }
+
+    /** Puts the table in force for the next SYN, and lets go of it (the slot holds it now). */
+    public void publish(Table table) throws ErrnoException {
+        try (table) {
+            slot.update(ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(0).array(),
+                    ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(table.trie.fd()).array());
+        }
+    }
+
+    int slotFd() {
+        return slot.fd();
+    }
+
+    @Override
+    public void close() {
+        slot.close();
+    }
+
+    /** One table being filled, not yet seen by any program; closing it unpublished frees it. */
+    public static final class Table implements AutoCloseable {
+        private final BpfMap trie;
+        private int entries;
+
+        private Table(BpfMap trie) {
+            this.trie = trie;
+        }
+
+        /**
+         * A route prefix ({@code high:low / length}, an IPv4 address in the top 32 bits of
+         * {@code high}) and what holds under it.
+         */
+        public void route(int version, long high, long low, int length, int mtu, int metric, int[] devices) throws ErrnoException {
+            if (devices.length > DEVICES) {
+                throw new IllegalArgumentException(devices.length + " devices, the map holds " + DEVICES);
+            }
+            ByteBuffer key = key(32 + length, version == 6 ? SPACE_IPV6 : SPACE_IPV4);
+            key.order(ByteOrder.BIG_ENDIAN);
+            if (version == 6) {
+                key.putLong(high).putLong(low);
+            } else {
+                key.putInt((int) (high >>> 32));
+            }
+            ByteBuffer value = value(mtu, metric);
+            for (int device : devices) {
+                value.putInt(device);
+            }
+            put(key, value);
+        }
+
+        /** An interface's MTU. */
+        public void link(int ifindex, int mtu) throws ErrnoException {
+            put(key(64, SPACE_LINK).putInt(ifindex), value(mtu, 0));
+        }
+
+        private static ByteBuffer key(int prefixLength, int space) {
+            return ByteBuffer.allocate(KEY_SIZE).order(ByteOrder.nativeOrder()).putInt(prefixLength).putInt(space);
+        }
+
+        private static ByteBuffer value(int mtu, int metric) {
+            return ByteBuffer.allocate(VALUE_SIZE).order(ByteOrder.nativeOrder()).putInt(mtu).putInt(metric);
+        }
+
+        private void put(ByteBuffer key, ByteBuffer value) throws ErrnoException {
+            if (entries == MAX_ENTRIES) {
+                throw new IllegalStateException("more than " + MAX_ENTRIES + " entries"); // RouteTable's bounds keep below it
+            }
+            trie.update(key.array(), value.array());
+            entries++;
+        }
+
+        public int entries() {
+            return entries;
+        }
+
+        @Override
+        public void close() {
+            trie.close();
+        }
+    }
+}
