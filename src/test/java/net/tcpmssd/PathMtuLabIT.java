@@ -95,6 +95,43 @@ class PathMtuLabIT {
     }
 
     /**
+     * --pmtu in the kernel: --attach on the router's two uplinks instead of -p (the FORWARD rule
+     * of the set-up stays, with no daemon on its queue: --queue-bypass passes the SYN as it came).
+     * The same MSS values as the queue path's tests above, the route's unlocked mtu and an
+     * interface's MTU change included: the daemon writes a new table into the program's map after
+     * each change it reads.
+     */
+    @Test
+    void theInKernelPathClampsEachConnectionToItsOwnPathAsTheQueuePathDoes() {
+        lab.flushRouteCaches();
+        try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0,alt0", "--pmtu")) {
+            assertThat(daemon.log()).contains("attached with tcx to wan0, alt0 (egress)", "Maximum MSS: per path MTU (--pmtu)");
+            assertThat(mssTo(Family.IPV4, "203.0.113.2", "eth0")).as("by the wan link").isEqualTo(1240);
+            assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("by alt0").isEqualTo(1360);
+            assertThat(mssTo(Family.IPV6, "[2001:db8:3::2]", "eth0")).isEqualTo(1220);
+            assertThat(mssTo(Family.IPV6, "[2001:db8:4::2]", "alt0")).isEqualTo(1340);
+            lab.sh(ROUTER, "ip route replace 203.0.113.99/32 dev alt0 mtu 1300");
+            awaitTable();
+            assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("route mtu 1300").isEqualTo(1260);
+            lab.sh(ROUTER, "ip route replace 203.0.113.99/32 dev alt0");
+            awaitTable();
+            assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("route mtu gone").isEqualTo(1360);
+            lab.sh(ROUTER, "ip link set alt0 mtu 1350");
+            awaitTable();
+            assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("alt0's MTU now 1350").isEqualTo(1310);
+            assertThat(daemon.log()).contains("MSS: 1460 -> 1310").doesNotContain("WARNING", "can't");
+        }
+    }
+
+    /**
+     * A change reaches the program's map after the mirror's dump, which waits for changes to
+     * settle (RouteMirror.MIN_GAP) and takes a few milliseconds: three gaps are plenty.
+     */
+    private static void awaitTable() {
+        Lab.pause(3 * RouteMirror.MIN_GAP.toMillis());
+    }
+
+    /**
      * The route mirror against the kernel: for addresses in and around routes of every kind the
      * mirror models (more specific ones, mtu metrics locked and not, blackhole, unreachable,
      * prohibit, throw, several metrics for one prefix, table default, local addresses), the MTU

@@ -13,12 +13,15 @@ import net.tcpmssd.bpf.ClampMaps;
 import net.tcpmssd.bpf.ClampProgram;
 import net.tcpmssd.bpf.LinkType;
 import net.tcpmssd.bpf.MssEvent;
+import net.tcpmssd.bpf.PathMtuMaps;
 import net.tcpmssd.bpf.Tcx;
 import net.tcpmssd.bpf.TcxHook;
 import net.tcpmssd.bpf.VerifierException;
+import net.tcpmssd.mss.FlatRoutes;
 import net.tcpmssd.mss.MssLog;
 import net.tcpmssd.netlink.Link;
 import net.tcpmssd.netlink.Links;
+import net.tcpmssd.netlink.RouteTable;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
 import net.tcpmssd.packet.MaxMss;
@@ -55,6 +58,8 @@ public final class KernelDataPath implements AutoCloseable {
     private final List<Target> targets;
     private final boolean bothDirections;
     private final ClampMaps maps;
+    /** --pmtu: the routes the programs clamp by, or null for the uniform maximum. */
+    private final PathMtuMaps paths;
     private final Map<LinkType, BpfProgram> programs;
     private final Attachment attachment;
     private final String attachmentName;
@@ -64,11 +69,13 @@ public final class KernelDataPath implements AutoCloseable {
     private volatile Thread eventThread;
     private volatile boolean closing;
 
-    private KernelDataPath(List<Target> targets, boolean bothDirections, ClampMaps maps, Map<LinkType, BpfProgram> programs,
-            Attachment attachment, String attachmentName, Attachment otherAttachment, boolean kernelHasTcx) {
+    private KernelDataPath(List<Target> targets, boolean bothDirections, ClampMaps maps, PathMtuMaps paths,
+            Map<LinkType, BpfProgram> programs, Attachment attachment, String attachmentName, Attachment otherAttachment,
+            boolean kernelHasTcx) {
         this.targets = targets;
         this.bothDirections = bothDirections;
         this.maps = maps;
+        this.paths = paths;
         this.programs = programs;
         this.attachment = attachment;
         this.attachmentName = attachmentName;
@@ -79,10 +86,12 @@ public final class KernelDataPath implements AutoCloseable {
 
     /**
      * Resolves the interfaces, loads the maps and programs and chooses the attachment; attaches
-     * nothing. Every failure is one line (BEHAVIOUR §7's start-up errors).
+     * nothing. Every failure is one line (BEHAVIOUR §7's start-up errors). With {@code pmtu} the
+     * programs clamp by the routes that {@link #setRoutes} gives them, changing nothing before
+     * the first.
      */
-    public static KernelDataPath prepare(List<String> interfaces, boolean bothDirections, boolean addMss, boolean forceClsBpf)
-            throws AttachException {
+    public static KernelDataPath prepare(List<String> interfaces, boolean bothDirections, boolean addMss, boolean forceClsBpf,
+            boolean pmtu) throws AttachException {
         List<Target> targets = new ArrayList<>();
         for (String name : interfaces) {
             targets.add(target(name));
@@ -93,21 +102,32 @@ public final class KernelDataPath implements AutoCloseable {
         } catch (ErrnoException e) {
             throw refusal("can't create the BPF maps", e);
         }
+        PathMtuMaps paths = null;
         Map<LinkType, BpfProgram> programs = new EnumMap<>(LinkType.class);
         try {
+            if (pmtu) {
+                try {
+                    paths = PathMtuMaps.create();
+                } catch (ErrnoException e) {
+                    throw refusal("can't create the BPF maps of --pmtu", e);
+                }
+            }
             for (Target target : targets) {
                 if (!programs.containsKey(target.linkType())) {
-                    programs.put(target.linkType(), load(target.linkType(), maps, addMss));
+                    programs.put(target.linkType(), load(target.linkType(), maps, addMss, paths));
                 }
             }
             boolean hasTcx = hasTcx(targets.getFirst());
             Attachment clsBpf = new ClsBpfAttachment();
             boolean useTcx = hasTcx && !forceClsBpf;
-            return new KernelDataPath(List.copyOf(targets), bothDirections, maps, programs,
+            return new KernelDataPath(List.copyOf(targets), bothDirections, maps, paths, programs,
                     useTcx ? new TcxAttachment() : clsBpf, useTcx ? "tcx" : "clsact/cls_bpf",
                     useTcx ? clsBpf : hasTcx ? new TcxAttachment() : null, hasTcx);
         } catch (AttachException | RuntimeException e) {
             programs.values().forEach(BpfProgram::close);
+            if (paths != null) {
+                paths.close();
+            }
             maps.close();
             throw e;
         }
@@ -156,9 +176,9 @@ public final class KernelDataPath implements AutoCloseable {
         };
     }
 
-    private static BpfProgram load(LinkType linkType, ClampMaps maps, boolean addMss) throws AttachException {
+    private static BpfProgram load(LinkType linkType, ClampMaps maps, boolean addMss, PathMtuMaps paths) throws AttachException {
         try {
-            return ClampProgram.load(linkType, maps, addMss);
+            return ClampProgram.load(linkType, maps, addMss, paths);
         } catch (VerifierException e) {
             throw new AttachException(e.getMessage(), e.log());
         } catch (ErrnoException e) {
@@ -229,6 +249,23 @@ public final class KernelDataPath implements AutoCloseable {
     /** Takes effect for the next packet; {@code null} (an interface not there yet) lowers nothing. */
     public void setMaxMss(MaxMss max) throws ErrnoException {
         maps.setMaxMss(max == null ? new MaxMss(65535, 65535) : max);
+    }
+
+    /**
+     * --pmtu: the routes and interfaces for the next SYN, flattened (FlatRoutes) into a new
+     * table that replaces the old one whole. On failure the old one stays in force. Called by
+     * the route mirror's thread (and once at the start); synchronized so that two calls never
+     * fill at once.
+     */
+    public synchronized void setRoutes(RouteTable table) throws ErrnoException {
+        PathMtuMaps.Table next = paths.begin();
+        try {
+            FlatRoutes.fill(table, next);
+        } catch (ErrnoException | RuntimeException e) {
+            next.close();
+            throw e;
+        }
+        paths.publish(next);
     }
 
     /**
@@ -344,6 +381,9 @@ public final class KernelDataPath implements AutoCloseable {
             }
         }
         programs.values().forEach(BpfProgram::close);
+        if (paths != null) {
+            paths.close();
+        }
         maps.close();
     }
 }

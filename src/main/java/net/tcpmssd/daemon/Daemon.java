@@ -15,6 +15,7 @@ import net.tcpmssd.attach.KernelDataPath;
 import net.tcpmssd.cli.MetricsAddress;
 import net.tcpmssd.cli.Options;
 import net.tcpmssd.mss.MssPolicy;
+import net.tcpmssd.mss.PathMtu;
 import net.tcpmssd.mss.UnknownInterfaceException;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
@@ -347,7 +348,8 @@ public final class Daemon {
      */
     private void prepareKernel(List<Pidfile> served) throws StartupException, ErrnoException {
         try {
-            kernel = KernelDataPath.prepare(options.attach(), options.bothDirections(), options.addMss(), options.clsBpf());
+            kernel = KernelDataPath.prepare(options.attach(), options.bothDirections(), options.addMss(), options.clsBpf(),
+                    options.source() instanceof PathMtu);
             long namespace = KernelDataPath.networkNamespace();
             runDirectory();
             for (KernelDataPath.Target target : kernel.targets()) {
@@ -360,6 +362,41 @@ public final class Daemon {
         policy.onChange(this::writeMaximum);
         synchronized (this) {
             kernel.setMaxMss(policy.uniform());
+        }
+        if (options.source() instanceof PathMtu) {
+            policy.onRoutes(this::writeRoutes); // the routes in force now, written before it returns
+            if (!routesTrouble.isEmpty()) {
+                throw new StartupException(routesTrouble);
+            }
+            routesFollowed = true;
+        }
+    }
+
+    /** --pmtu with --attach: what went wrong writing the routes last, "" if the last write worked; the mirror's thread's. */
+    private volatile String routesTrouble = "";
+    private volatile boolean routesFollowed; // past the first write: failures are logged
+
+    /**
+     * --pmtu with --attach: the routes into the kernel's maps, at start and after each read; a
+     * failure leaves the last table written in force and is logged once until a write works.
+     */
+    private void writeRoutes(net.tcpmssd.netlink.RouteTable table) {
+        KernelDataPath path = kernel;
+        if (path == null) {
+            return;
+        }
+        try {
+            path.setRoutes(table);
+            if (!routesTrouble.isEmpty() && routesFollowed) {
+                log.info("--pmtu: the routes are in the BPF maps again");
+            }
+            routesTrouble = "";
+        } catch (ErrnoException | RuntimeException e) {
+            String trouble = "can't write the routes into the BPF maps: " + e.getMessage();
+            if (!trouble.equals(routesTrouble) && routesFollowed) { // at the start, the start-up error says it
+                log.warning("--pmtu: " + trouble + "; the routes last written stay in force");
+            }
+            routesTrouble = trouble;
         }
     }
 

@@ -1,6 +1,8 @@
 package net.tcpmssd.mss;
 
 import java.lang.foreign.MemorySegment;
+import java.util.function.Consumer;
+import net.tcpmssd.netlink.RouteTable;
 import net.tcpmssd.packet.MaxMss;
 
 /**
@@ -29,6 +31,12 @@ public interface MssPolicy extends AutoCloseable {
      * changes, and a per-path one has no uniform maximum: they never call it.
      */
     default void onChange(Runnable listener) {}
+
+    /**
+     * --pmtu: calls {@code listener} with the routes in force now and after each time they are
+     * read again, for the in-kernel path's maps; the other policies have no routes and never call it.
+     */
+    default void onRoutes(Consumer<RouteTable> listener) {}
 
     /** The line that tells the operator the maximum: {@code Maximum MSS: 1452 (IPv6: 1432)}. */
     String describe();

@@ -1,6 +1,8 @@
 package net.tcpmssd.mss;
 
 import java.lang.foreign.MemorySegment;
+import java.util.function.Consumer;
+import net.tcpmssd.netlink.RouteTable;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.packet.MaxMss;
 
@@ -20,6 +22,11 @@ final class PathFollower implements MssPolicy {
     @Override
     public MaxMss forPacket(MemorySegment packet, long offset, int length, int inInterface, int outInterface) {
         return paths.maxMss(packet, offset, length, inInterface, outInterface);
+    }
+
+    @Override
+    public void onRoutes(Consumer<RouteTable> listener) {
+        paths.onTable(listener);
     }
 
     @Override

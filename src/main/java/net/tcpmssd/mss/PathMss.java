@@ -50,6 +50,8 @@ public final class PathMss implements AutoCloseable {
     private record Memo(int mtu, MaxMss max) {}
 
     private final RouteMirror mirror;
+    /** Hears of every table put in force (the in-kernel path writes it into its maps); null: none. */
+    private Consumer<RouteTable> tableListener; // guarded by this
     /** The last answer, so that a run of SYNs on paths of one MTU allocates nothing. Racy but immutable. */
     private Memo memo = new Memo(NO_LIMIT, MaxMss.forMtu(NO_LIMIT));
 
@@ -63,7 +65,27 @@ public final class PathMss implements AutoCloseable {
      * it starts, and {@code info} when it ends).
      */
     public static PathMss start(Consumer<String> info, Consumer<String> warning) throws ErrnoException {
-        return new PathMss(RouteMirror.start(new Reporter(info, warning)));
+        Reporter reporter = new Reporter(info, warning);
+        PathMss paths = new PathMss(RouteMirror.start(reporter));
+        reporter.afterRead = paths::tableRead; // a read before this one has no listener to tell yet
+        return paths;
+    }
+
+    /**
+     * Calls {@code listener} with the table in force now, then after every read of the routes
+     * (each change, SIGHUP), from the mirror's thread. Each call passes the newest table, read
+     * under the same lock as the listener is called: a call never overtakes a later one with an
+     * older table.
+     */
+    public synchronized void onTable(Consumer<RouteTable> listener) {
+        tableListener = listener;
+        listener.accept(mirror.current());
+    }
+
+    private synchronized void tableRead() {
+        if (tableListener != null) {
+            tableListener.accept(mirror.current());
+        }
     }
 
     /** The maximum MSS for the IP packet at {@code packet[offset, offset + length)}. */
@@ -166,6 +188,7 @@ public final class PathMss implements AutoCloseable {
         private final Consumer<String> info;
         private final Consumer<String> warning;
         private String trouble = ""; // what was last warned of; the mirror's thread alone writes it
+        volatile Runnable afterRead = () -> {};
 
         Reporter(Consumer<String> info, Consumer<String> warning) {
             this.info = info;
@@ -184,6 +207,9 @@ public final class PathMss implements AutoCloseable {
                     warning.accept("--pmtu: " + now);
                 }
                 trouble = now;
+            }
+            if (failure == null) {
+                afterRead.run();
             }
             if (asked) {
                 info.accept("--pmtu: routes re-read: " + table.routes(4) + " IPv4, " + table.routes(6) + " IPv6, "
