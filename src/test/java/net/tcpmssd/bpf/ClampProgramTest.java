@@ -147,14 +147,19 @@ class ClampProgramTest {
     /** How much verifying the four variants costs the kernel, for the docs; and that they stay well inside its limits. */
     @Test
     void verifierStatistics() throws Exception {
-        for (LinkType link : LinkType.values()) {
-            for (boolean addMss : new boolean[] {false, true}) {
-                byte[] code = ClampProgram.assemble(link, addMss, maps.maxMssFd(), maps.countsFd(), maps.eventsFd(), 0);
-                String stats = BpfProgram.verifierStatistics(BpfProgram.SCHED_CLS, code, ClampProgram.LICENSE);
-                System.out.println("ClampProgram verifier, %s%s, %d instructions: %s"
-                        .formatted(link, addMss ? " with --add-mss" : "", code.length / 8, stats.replace('\n', ' ')));
-                int processed = Integer.parseInt(stats.replaceAll("(?s).*processed (\\d+) insns.*", "$1"));
-                assertThat(processed).isLessThan(100_000);
+        try (PathMtuMaps paths = PathMtuMaps.create()) {
+            for (LinkType link : LinkType.values()) {
+                for (int variant = 0; variant < 4; variant++) {
+                    boolean addMss = (variant & 1) != 0;
+                    boolean pmtu = (variant & 2) != 0;
+                    byte[] code = ClampProgram.assemble(link, addMss, maps.maxMssFd(), maps.countsFd(), maps.eventsFd(),
+                            pmtu ? paths.slotFd() : 0);
+                    String stats = BpfProgram.verifierStatistics(BpfProgram.SCHED_CLS, code, ClampProgram.LICENSE);
+                    System.out.println("ClampProgram verifier, %s%s%s, %d instructions: %s".formatted(link,
+                            addMss ? " with --add-mss" : "", pmtu ? " with --pmtu" : "", code.length / 8, stats.replace('\n', ' ')));
+                    int processed = Integer.parseInt(stats.replaceAll("(?s).*processed (\\d+) insns.*", "$1"));
+                    assertThat(processed).isLessThan(100_000);
+                }
             }
         }
     }

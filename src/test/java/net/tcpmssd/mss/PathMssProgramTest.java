@@ -186,6 +186,46 @@ class PathMssProgramTest {
         }
     }
 
+    /**
+     * At RouteTable's bound (16,384 IPv6 routes, /56s under 2001:db8::/32 with mtu metrics by
+     * our interface): the table fits the map, the program still agrees with PathMss, and the
+     * time to write a table and the program's time per SYN are printed for BENCHMARKS.md.
+     */
+    @Test
+    void aTableAtTheBound() throws Exception {
+        RouteTable.Builder b = new RouteTable.Builder().link(OUT, 1500).link(A, 1500);
+        route(b, MAIN, "::", 0, Kind.FORWARD, 0, OUT);
+        for (int i = 0; i < RouteTable.ROUTE_LIMIT - 1; i++) {
+            b.route(6, MAIN, high("2001:db8::") | (long) i << 8, 0, 56, 0, Kind.FORWARD, 1280 + i % 200, new int[] {OUT});
+        }
+        RouteTable table = b.build();
+        assertThat(table.complete(6)).isTrue();
+        assertThat(table.routes(6)).isEqualTo(RouteTable.ROUTE_LIMIT);
+        long started = System.nanoTime();
+        PathMtuMaps.Table next = paths.begin();
+        FlatRoutes.fill(table, next);
+        paths.publish(next);
+        long writeMillis = (System.nanoTime() - started) / 1_000_000;
+        Random random = new Random(11);
+        byte[] source = InetAddress.getByName("2001:db8:ffff::1").getAddress();
+        for (int i = 0; i < 500; i++) {
+            byte[] destination = InetAddress.getByName("2001:db8::").getAddress();
+            int at = random.nextInt(RouteTable.ROUTE_LIMIT + 100);
+            destination[5] = (byte) (at >> 8);
+            destination[6] = (byte) at;
+            destination[15] = (byte) random.nextInt(256);
+            check(table, 6, source, destination, A);
+        }
+        byte[] syn = syn(6, source, InetAddress.getByName("2001:db8:0:1200::9").getAddress());
+        byte[] frame = new byte[14 + syn.length];
+        frame[12] = (byte) 0x86;
+        frame[13] = (byte) 0xdd;
+        System.arraycopy(syn, 0, frame, 14, syn.length);
+        long nanos = program.testRun(frame, 0, 1_000_000, A).nanosPerRun();
+        System.out.printf("PathMssProgramTest: a table of %d IPv6 routes written in %d ms; an IPv6 SYN through the --pmtu program %d ns (repeat 1,000,000)%n",
+                table.routes(6), writeMillis, nanos);
+    }
+
     private static void check(RouteTable table, int version, byte[] source, byte[] destination, int in) throws Exception {
         byte[] syn = syn(version, source, destination);
         int mtu = PathMss.pathMtu(table, MemorySegment.ofArray(syn), 0, syn.length, in, OUT);
