@@ -11,9 +11,11 @@ import net.tcpmssd.os.ErrnoException;
  *
  * <p>Each change is a whole new trie, filled while the program still reads the old one, then
  * put in the slot with one update: a SYN sees the old table or the new one, never a table half
- * written. The kernel frees the old trie only once no program can still be reading it (since
- * Linux 6.8 the release of a map of maps' inner map waits for an RCU grace period, and a tc
- * program runs inside an RCU read-side section).
+ * written. The kernel frees the old trie only once no program can still be reading it: a tc
+ * program runs inside an RCU read-side section, and the release of a replaced inner map waits
+ * for a grace period (kernel commit "bpf: Defer the free of inner map when necessary", in
+ * Linux 6.8 at the latest; on a kernel without it a SYN racing a swap could read a trie being
+ * freed).
  *
  * <p>The trie's key: struct { u32 prefixlen; u32 space; u8 address[16]; } in host order but for
  * the address (network order). {@code space} keeps the three kinds of entry apart in one trie:
