@@ -61,6 +61,8 @@ public final class KernelDataPath implements AutoCloseable {
     /** --pmtu: the routes the programs clamp by, or null for the uniform maximum. */
     private final PathMtuMaps paths;
     private final Map<LinkType, BpfProgram> programs;
+    /** --pmtu with -b: the programs for ingress, which know no outgoing interface; empty otherwise (the same program both ways). */
+    private final Map<LinkType, BpfProgram> ingressPrograms;
     private final Attachment attachment;
     private final String attachmentName;
     /** The other kind, where it can be asked: a program of ours left there by an earlier daemon is removed. */
@@ -70,13 +72,14 @@ public final class KernelDataPath implements AutoCloseable {
     private volatile boolean closing;
 
     private KernelDataPath(List<Target> targets, boolean bothDirections, ClampMaps maps, PathMtuMaps paths,
-            Map<LinkType, BpfProgram> programs, Attachment attachment, String attachmentName, Attachment otherAttachment,
-            boolean kernelHasTcx) {
+            Map<LinkType, BpfProgram> programs, Map<LinkType, BpfProgram> ingressPrograms, Attachment attachment,
+            String attachmentName, Attachment otherAttachment, boolean kernelHasTcx) {
         this.targets = targets;
         this.bothDirections = bothDirections;
         this.maps = maps;
         this.paths = paths;
         this.programs = programs;
+        this.ingressPrograms = ingressPrograms;
         this.attachment = attachment;
         this.attachmentName = attachmentName;
         this.otherAttachment = otherAttachment;
@@ -104,6 +107,7 @@ public final class KernelDataPath implements AutoCloseable {
         }
         PathMtuMaps paths = null;
         Map<LinkType, BpfProgram> programs = new EnumMap<>(LinkType.class);
+        Map<LinkType, BpfProgram> ingressPrograms = new EnumMap<>(LinkType.class);
         try {
             if (pmtu) {
                 try {
@@ -114,17 +118,21 @@ public final class KernelDataPath implements AutoCloseable {
             }
             for (Target target : targets) {
                 if (!programs.containsKey(target.linkType())) {
-                    programs.put(target.linkType(), load(target.linkType(), maps, addMss, paths));
+                    programs.put(target.linkType(), load(target.linkType(), maps, addMss, paths, false));
+                    if (paths != null && bothDirections) {
+                        ingressPrograms.put(target.linkType(), load(target.linkType(), maps, addMss, paths, true));
+                    }
                 }
             }
             boolean hasTcx = hasTcx(targets.getFirst());
             Attachment clsBpf = new ClsBpfAttachment();
             boolean useTcx = hasTcx && !forceClsBpf;
-            return new KernelDataPath(List.copyOf(targets), bothDirections, maps, paths, programs,
+            return new KernelDataPath(List.copyOf(targets), bothDirections, maps, paths, programs, ingressPrograms,
                     useTcx ? new TcxAttachment() : clsBpf, useTcx ? "tcx" : "clsact/cls_bpf",
                     useTcx ? clsBpf : hasTcx ? new TcxAttachment() : null, hasTcx);
         } catch (AttachException | RuntimeException e) {
             programs.values().forEach(BpfProgram::close);
+            ingressPrograms.values().forEach(BpfProgram::close);
             if (paths != null) {
                 paths.close();
             }
@@ -176,9 +184,10 @@ public final class KernelDataPath implements AutoCloseable {
         };
     }
 
-    private static BpfProgram load(LinkType linkType, ClampMaps maps, boolean addMss, PathMtuMaps paths) throws AttachException {
+    private static BpfProgram load(LinkType linkType, ClampMaps maps, boolean addMss, PathMtuMaps paths, boolean ingress)
+            throws AttachException {
         try {
-            return ClampProgram.load(linkType, maps, addMss, paths);
+            return ClampProgram.load(linkType, maps, addMss, paths, ingress);
         } catch (VerifierException e) {
             throw new AttachException(e.getMessage(), e.log());
         } catch (ErrnoException e) {
@@ -275,8 +284,9 @@ public final class KernelDataPath implements AutoCloseable {
      */
     public void attach() throws AttachException {
         for (Target target : targets) {
-            BpfProgram program = programs.get(target.linkType());
             for (Hook hook : Hook.values()) {
+                BpfProgram program = (hook == Hook.INGRESS ? ingressPrograms : programs).getOrDefault(target.linkType(),
+                        programs.get(target.linkType()));
                 String where = target.name() + " (" + attachmentName + " " + hook.name().toLowerCase(java.util.Locale.ROOT) + ")";
                 try {
                     if (hook == Hook.EGRESS || bothDirections) {
@@ -381,6 +391,7 @@ public final class KernelDataPath implements AutoCloseable {
             }
         }
         programs.values().forEach(BpfProgram::close);
+        ingressPrograms.values().forEach(BpfProgram::close);
         if (paths != null) {
             paths.close();
         }

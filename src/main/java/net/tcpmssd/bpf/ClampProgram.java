@@ -131,12 +131,15 @@ public final class ClampProgram {
     private final int eventsMapFd;
     /** --pmtu: the slot of {@link PathMtuMaps}, or 0 for the uniform maximum of the max map. */
     private final int pathMapFd;
+    /** --pmtu at ingress: the interface a SYN will leave by is not known yet. */
+    private final boolean ingress;
 
-    private ClampProgram(LinkType linkType, boolean addMss, int eventsMapFd, int pathMapFd) {
+    private ClampProgram(LinkType linkType, boolean addMss, int eventsMapFd, int pathMapFd, boolean ingress) {
         this.ipOffset = linkType.ipOffset;
         this.addMss = addMss;
         this.eventsMapFd = eventsMapFd;
         this.pathMapFd = pathMapFd;
+        this.ingress = ingress;
     }
 
     /**
@@ -144,34 +147,38 @@ public final class ClampProgram {
      * {@code maps}; with {@code addMss}, a SYN without an MSS option gets one as --add-mss says.
      */
     public static BpfProgram load(LinkType linkType, ClampMaps maps, boolean addMss) throws ErrnoException, VerifierException {
-        return load(linkType, maps, addMss, null);
+        return load(linkType, maps, addMss, null, false);
     }
 
     /**
      * As above; with {@code paths} (--pmtu) each SYN's maximum comes from its path's MTU in
-     * those maps (see pathMss()), not from the max map.
+     * those maps (see pathMss()), not from the max map, and then {@code ingress} says the
+     * program is for an ingress hook, where the interface a SYN leaves by is not known.
      */
-    public static BpfProgram load(LinkType linkType, ClampMaps maps, boolean addMss, PathMtuMaps paths)
+    public static BpfProgram load(LinkType linkType, ClampMaps maps, boolean addMss, PathMtuMaps paths, boolean ingress)
             throws ErrnoException, VerifierException {
-        String name = name(linkType, addMss, paths != null);
+        boolean atIngress = paths != null && ingress;
+        String name = name(linkType, addMss, paths != null, atIngress);
         return BpfProgram.load(BpfProgram.SCHED_CLS, assemble(linkType, addMss, maps.maxMssFd(), maps.countsFd(), maps.eventsFd(),
-                paths == null ? 0 : paths.slotFd()), LICENSE, name);
+                paths == null ? 0 : paths.slotFd(), atIngress), LICENSE, name);
     }
 
     /**
      * The kernel's name of the program (at most 15 bytes, BPF_OBJ_NAME_LEN): how tcpmssd tells
-     * its own programs from others. "_add" for --add-mss, "_pm" for --pmtu, "_apm" for both.
+     * its own programs from others. "_add" for --add-mss, "_pm" for --pmtu, "_apm" for both;
+     * "_pi" and "_api" for --pmtu's ingress programs.
      */
-    static String name(LinkType linkType, boolean addMss, boolean pmtu) {
+    static String name(LinkType linkType, boolean addMss, boolean pmtu, boolean ingress) {
+        String pmtuSuffix = ingress ? "pi" : "pm";
         return (linkType == LinkType.L3 ? "tcpmssd_l3" : "tcpmssd_eth")
-                + (addMss && pmtu ? "_apm" : addMss ? "_add" : pmtu ? "_pm" : "");
+                + (addMss && pmtu ? "_a" + pmtuSuffix : addMss ? "_add" : pmtu ? "_" + pmtuSuffix : "");
     }
 
     /** True if a program of this name is one that {@link #load} makes: tcpmssd's, to be replaced or removed. */
     public static boolean isOurs(String programName) {
         for (LinkType linkType : LinkType.values()) {
-            for (int variant = 0; variant < 4; variant++) {
-                if (programName.equals(name(linkType, (variant & 1) != 0, (variant & 2) != 0))) {
+            for (int variant = 0; variant < 8; variant++) {
+                if (programName.equals(name(linkType, (variant & 1) != 0, (variant & 2) != 0, (variant & 4) != 0))) {
                     return true;
                 }
             }
@@ -180,8 +187,9 @@ public final class ClampProgram {
     }
 
     /** The program's instructions, referring to the maps by fd ({@code pathMapFd} 0: no --pmtu). */
-    static byte[] assemble(LinkType linkType, boolean addMss, int maxMssMapFd, int countsMapFd, int eventsMapFd, int pathMapFd) {
-        ClampProgram p = new ClampProgram(linkType, addMss, eventsMapFd, pathMapFd);
+    static byte[] assemble(LinkType linkType, boolean addMss, int maxMssMapFd, int countsMapFd, int eventsMapFd, int pathMapFd,
+            boolean ingress) {
+        ClampProgram p = new ClampProgram(linkType, addMss, eventsMapFd, pathMapFd, ingress);
         p.dispatch();
         p.ipv4();
         p.ipv6();
@@ -425,8 +433,12 @@ public final class ClampProgram {
         asm.mov(R1, R8)
                 .mov(R2, FP)
                 .alu64(AluOp.ADD, R2, PATH_KEY)
-                .call(Helper.MAP_LOOKUP_ELEM)
-                .jump(JumpOp.EQ, R0, 0, "toward by interface")
+                .call(Helper.MAP_LOOKUP_ELEM);
+        if (ingress) {
+            towardUnknownInterface();
+            return;
+        }
+        asm.jump(JumpOp.EQ, R0, 0, "toward by interface")
                 .load(Size.W, R2, R0, PathMtuMaps.METRIC)
                 .jump(JumpOp.EQ, R2, 0, "toward by interface")
                 .load(Size.W, R3, R6, SKB_IFINDEX)
@@ -443,8 +455,37 @@ public final class ClampProgram {
                 .label("toward by interface")
                 .load(Size.W, R2, R6, SKB_IFINDEX);
         linkMtu("out");
-        asm.mov(R9, R0)
-                .label("back");
+        asm.mov(R9, R0);
+        back();
+    }
+
+    /**
+     * At ingress, as PathMss without an outgoing interface: toward the destination the route's
+     * own MTU (no route: no limit; 0: none known, the last resort); an IP version with too many
+     * routes gets the incoming interface's MTU for the whole path.
+     */
+    private void towardUnknownInterface() {
+        asm.mov(R9, NO_LIMIT_MTU)
+                .jump(JumpOp.EQ, R0, 0, "back")
+                .load(Size.W, R2, R0, PathMtuMaps.FLAGS)
+                .jump(JumpOp.SET, R2, PathMtuMaps.INCOMPLETE, "incomplete")
+                .load(Size.W, R9, R0, PathMtuMaps.MTU)
+                .jump(JumpOp.NE, R9, 0, "back")
+                .load(Size.DW, R3, FP, COUNTER_BASE)
+                .mov(R9, IPV4_LAST_RESORT_MTU)
+                .jump(JumpOp.EQ, R3, 0, "back")
+                .mov(R9, IPV6_LAST_RESORT_MTU)
+                .jump("back")
+                .label("incomplete")
+                .load(Size.W, R2, R6, SKB_INGRESS_IFINDEX);
+        linkMtu("incomplete");
+        asm.mov(R2, R0).jump("path mtu");
+        back();
+    }
+
+    /** R9 the MTU toward the destination: the way back to the source, then the smaller of the two as the maximum. */
+    private void back() {
+        asm.label("back");
         zero(PATH_KEY, PathMtuMaps.KEY_SIZE);
         addressKey(IPV4_SOURCE, IPV6_SOURCE, "source");
         asm.mov(R1, R8)

@@ -23,11 +23,15 @@ import net.tcpmssd.os.ErrnoException;
  * length), {@link #SPACE_LINK} holds interfaces, their ifindex in host order where the address
  * starts (prefixlen 64, an exact match). One trie, so that routes and MTUs change together.
  *
- * <p>The value: struct { u32 mtu; u32 metric; u32 devices[16]; }. For a prefix: {@code mtu} is
- * the MTU of the way back to a source under it (0: the interface the SYN came in by decides),
- * {@code metric} the route's mtu metric toward a destination under it (0: none), which counts
- * only if the packet leaves by one of {@code devices} (0 ends the list). For an interface: its
- * MTU in {@code mtu}.
+ * <p>The value: struct { u32 mtu; u32 metric; u32 flags; u32 devices[16]; }. For a prefix:
+ * {@code mtu} is the route's MTU for an address under it, the way back to a source or, where
+ * the outgoing interface is not known (at ingress), toward a destination (0: an interface
+ * decides: the one the SYN came in by, or none known); {@code metric} the route's mtu metric
+ * toward a destination under it (0: none), which counts only if the packet leaves by one of
+ * {@code devices} (0 ends the list). {@link #INCOMPLETE} in {@code flags} marks the one entry of
+ * an IP version whose routes are too many to keep (at prefix length 0 of its space; mtu no
+ * limit): at ingress the SYN then gets the MTU of the interface it came in by. For an
+ * interface: its MTU in {@code mtu}.
  *
  * <p>Bounded: at most {@link #MAX_ENTRIES} entries, what RouteTable keeps (16,384 routes per IP
  * version, 65,536 interfaces); entries are allocated as added (BPF_F_NO_PREALLOC, which the
@@ -37,14 +41,16 @@ public final class PathMtuMaps implements AutoCloseable {
 
     static final int KEY_SIZE = 4 + 4 + 16;
     static final int DEVICES = 16;
-    static final int VALUE_SIZE = 4 + 4 + 4 * DEVICES;
+    static final int VALUE_SIZE = 4 + 4 + 4 + 4 * DEVICES;
     static final int SPACE_LINK = 1;
     static final int SPACE_IPV4 = 4;
     static final int SPACE_IPV6 = 6;
     /** Offsets in the value. */
     static final int MTU = 0;
     static final int METRIC = 4;
-    static final int DEVICE_LIST = 8;
+    static final int FLAGS = 8;
+    static final int DEVICE_LIST = 12;
+    static final int INCOMPLETE = 1;
 
     /** Two IP versions' routes at RouteTable's bound and its interfaces. */
     public static final int MAX_ENTRIES = 2 * 16_384 + 65_536;
@@ -114,7 +120,7 @@ public final class PathMtuMaps implements AutoCloseable {
             } else {
                 key.putInt((int) (high >>> 32));
             }
-            ByteBuffer value = value(mtu, metric);
+            ByteBuffer value = value(mtu, metric, 0);
             for (int device : devices) {
                 value.putInt(device);
             }
@@ -123,15 +129,20 @@ public final class PathMtuMaps implements AutoCloseable {
 
         /** An interface's MTU. */
         public void link(int ifindex, int mtu) throws ErrnoException {
-            put(key(64, SPACE_LINK).putInt(ifindex), value(mtu, 0));
+            put(key(64, SPACE_LINK).putInt(ifindex), value(mtu, 0, 0));
+        }
+
+        /** This IP version has more routes than the copy keeps: the one entry of its space (see the class comment). */
+        public void incomplete(int version, int noLimit) throws ErrnoException {
+            put(key(32, version == 6 ? SPACE_IPV6 : SPACE_IPV4), value(noLimit, 0, INCOMPLETE));
         }
 
         private static ByteBuffer key(int prefixLength, int space) {
             return ByteBuffer.allocate(KEY_SIZE).order(ByteOrder.nativeOrder()).putInt(prefixLength).putInt(space);
         }
 
-        private static ByteBuffer value(int mtu, int metric) {
-            return ByteBuffer.allocate(VALUE_SIZE).order(ByteOrder.nativeOrder()).putInt(mtu).putInt(metric);
+        private static ByteBuffer value(int mtu, int metric, int flags) {
+            return ByteBuffer.allocate(VALUE_SIZE).order(ByteOrder.nativeOrder()).putInt(mtu).putInt(metric).putInt(flags);
         }
 
         private void put(ByteBuffer key, ByteBuffer value) throws ErrnoException {

@@ -29,11 +29,15 @@ import net.tcpmssd.os.ErrnoException;
  * to this host, the smallest next hop's MTU for a multipath route; 0 where the interface the SYN
  * came in by decides), and toward a destination under it the route's metric with the devices it
  * counts for (the packet's outgoing interface must be one of them, else that interface's MTU
- * counts). The program adds the interfaces' MTUs from {@link #links}.
+ * counts). The program adds the interfaces' MTUs from {@link #links}. Where the outgoing
+ * interface is not known (at ingress), PathMss takes the route's MTU toward the destination
+ * too, with no interface to fall back to: the same entry's MTU, 0 meaning the last resort.
  *
  * <p>An IP version the table could not keep whole (more than {@link RouteTable#ROUTE_LIMIT}
- * routes) gets no prefixes: at egress that is PathMss's fallback, the outgoing interface's MTU
- * (toward with no route: that MTU; back with no route: no limit).
+ * routes) gets no prefixes, and in the map one entry that says so: at egress that is PathMss's
+ * fallback as it is (toward with no route: the outgoing interface's MTU; back: no limit), at
+ * ingress the program takes the incoming interface's MTU, as PathMss does without an outgoing
+ * one.
  *
  * <p>Bounded by the table: at most as many prefixes as it has routes.
  */
@@ -101,6 +105,9 @@ public final class FlatRoutes {
      */
     public static void fill(RouteTable table, PathMtuMaps.Table into) throws ErrnoException {
         for (int version : new int[] {4, 6}) {
+            if (!table.complete(version)) {
+                into.incomplete(version, PathMss.NO_LIMIT);
+            }
             for (Prefix p : prefixes(table, version)) {
                 into.route(version, p.high(), p.low(), p.length(), p.backMtu(), p.metric(), p.devices());
             }

@@ -149,14 +149,15 @@ class ClampProgramTest {
     void verifierStatistics() throws Exception {
         try (PathMtuMaps paths = PathMtuMaps.create()) {
             for (LinkType link : LinkType.values()) {
-                for (int variant = 0; variant < 4; variant++) {
+                for (int variant = 0; variant < 6; variant++) {
                     boolean addMss = (variant & 1) != 0;
-                    boolean pmtu = (variant & 2) != 0;
+                    boolean pmtu = (variant & 6) != 0;
+                    boolean ingress = (variant & 4) != 0;
                     byte[] code = ClampProgram.assemble(link, addMss, maps.maxMssFd(), maps.countsFd(), maps.eventsFd(),
-                            pmtu ? paths.slotFd() : 0);
+                            pmtu ? paths.slotFd() : 0, ingress);
                     String stats = BpfProgram.verifierStatistics(BpfProgram.SCHED_CLS, code, ClampProgram.LICENSE);
-                    System.out.println("ClampProgram verifier, %s%s%s, %d instructions: %s".formatted(link,
-                            addMss ? " with --add-mss" : "", pmtu ? " with --pmtu" : "", code.length / 8, stats.replace('\n', ' ')));
+                    System.out.println("ClampProgram verifier, %s%s%s, %d instructions: %s".formatted(link, addMss ? " with --add-mss" : "",
+                            pmtu ? " with --pmtu" + (ingress ? " at ingress" : "") : "", code.length / 8, stats.replace('\n', ' ')));
                     int processed = Integer.parseInt(stats.replaceAll("(?s).*processed (\\d+) insns.*", "$1"));
                     assertThat(processed).isLessThan(100_000);
                 }

@@ -35,7 +35,8 @@ import org.junit.jupiter.api.Test;
  *
  * <p>A test run's skb leaves by the loopback device, ifindex 1: the outgoing interface is
  * always 1 here, and the tables vary which routes leave by it and what its MTU is. The
- * incoming interface (skb_iif) is set per run.
+ * incoming interface (skb_iif) is set per run. Each SYN goes through the egress program and
+ * through the ingress one (-b), which is compared with PathMss without an outgoing interface.
  */
 class PathMssProgramTest {
 
@@ -53,6 +54,8 @@ class PathMssProgramTest {
     private static ClampMaps maps;
     private static PathMtuMaps paths;
     private static BpfProgram program;
+    /** --pmtu with -b: the program at ingress, where no outgoing interface is known (PathMss with out 0). */
+    private static BpfProgram ingress;
     private static int checked;
 
     @BeforeAll
@@ -61,7 +64,8 @@ class PathMssProgramTest {
         maps = ClampMaps.create();
         paths = PathMtuMaps.create();
         try {
-            program = ClampProgram.load(LinkType.ETHERNET, maps, false, paths);
+            program = ClampProgram.load(LinkType.ETHERNET, maps, false, paths, false);
+            ingress = ClampProgram.load(LinkType.ETHERNET, maps, false, paths, true);
         } catch (VerifierException e) {
             java.nio.file.Path log = java.nio.file.Path.of("target", "verifier-pmtu.log");
             java.nio.file.Files.writeString(log, e.log());
@@ -73,6 +77,9 @@ class PathMssProgramTest {
     static void close() {
         if (program != null) {
             program.close();
+        }
+        if (ingress != null) {
+            ingress.close();
         }
         if (paths != null) {
             paths.close();
@@ -228,17 +235,23 @@ class PathMssProgramTest {
 
     private static void check(RouteTable table, int version, byte[] source, byte[] destination, int in) throws Exception {
         byte[] syn = syn(version, source, destination);
-        int mtu = PathMss.pathMtu(table, MemorySegment.ofArray(syn), 0, syn.length, in, OUT);
-        MaxMss max = MaxMss.forMtu(mtu);
-        int expected = Math.min(ORIGINAL_MSS, version == 4 ? max.ipv4() : max.ipv6());
-        String what = "%s -> %s in by %d, path MTU %d".formatted(InetAddress.getByAddress(source).getHostAddress(),
-                InetAddress.getByAddress(destination).getHostAddress(), in, mtu);
-        assertThat(run(version, source, destination, in)).as(what).isEqualTo(expected);
-        checked++;
+        for (BpfProgram hook : List.of(program, ingress)) {
+            int mtu = PathMss.pathMtu(table, MemorySegment.ofArray(syn), 0, syn.length, in, hook == program ? OUT : 0);
+            MaxMss max = MaxMss.forMtu(mtu);
+            int expected = Math.min(ORIGINAL_MSS, version == 4 ? max.ipv4() : max.ipv6());
+            String what = "%s: %s -> %s in by %d, path MTU %d".formatted(hook.name(), InetAddress.getByAddress(source).getHostAddress(),
+                    InetAddress.getByAddress(destination).getHostAddress(), in, mtu);
+            assertThat(run(hook, version, source, destination, in)).as(what).isEqualTo(expected);
+            checked++;
+        }
+    }
+
+    private static int run(int version, byte[] source, byte[] destination, int in) throws Exception {
+        return run(program, version, source, destination, in);
     }
 
     /** The MSS the program leaves in a SYN with MSS 65000 between these addresses that came in by {@code in}. */
-    private static int run(int version, byte[] source, byte[] destination, int in) throws Exception {
+    private static int run(BpfProgram program, int version, byte[] source, byte[] destination, int in) throws Exception {
         byte[] syn = syn(version, source, destination);
         byte[] frame = new byte[14 + syn.length];
         frame[12] = (byte) (version == 6 ? 0x86 : 0x08);
