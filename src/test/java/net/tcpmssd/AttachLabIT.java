@@ -315,10 +315,6 @@ class AttachLabIT {
         assertThat(unknown.status()).isEqualTo(1);
         assertThat(unknown.stderr()).isEqualTo("tcpmssd: unknown interface nosuch0\n");
 
-        Lab.Result pmtu = Tcpmssd.run(lab, "-v", "-b", "--attach", "wan0", "--pmtu");
-        assertThat(pmtu.status()).isEqualTo(1);
-        assertThat(pmtu.stderr()).isEqualTo("tcpmssd: --pmtu with --attach clamps at egress only: -b is not supported with it\n");
-
         // A tun device given another link type (TUNSETLINK) stands for the links the program
         // cannot read: this kernel has no GRE or ipip modules to make one of those.
         inRouter(() -> {

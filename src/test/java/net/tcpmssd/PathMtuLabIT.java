@@ -124,6 +124,29 @@ class PathMtuLabIT {
     }
 
     /**
+     * --pmtu in the kernel at ingress (-b): attached only to lan0, where the client's SYN comes
+     * in (it leaves by wan0 or alt0, whose egress has no program here). Before routing, the way
+     * toward the destination is the route's own MTU, as for the queue path with -b
+     * (PREROUTING): the same values.
+     */
+    @Test
+    void atIngressTheRoutesOwnMtuCountsTowardTheDestination() {
+        lab.flushRouteCaches();
+        try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "-b", "--attach", "lan0", "--pmtu")) {
+            assertThat(daemon.log()).contains("attached with tcx to lan0 (egress and ingress)");
+            assertThat(mssTo(Family.IPV4, "203.0.113.2", "eth0")).as("by the wan link").isEqualTo(1240);
+            assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("by alt0").isEqualTo(1360);
+            assertThat(mssTo(Family.IPV6, "[2001:db8:3::2]", "eth0")).isEqualTo(1220);
+            assertThat(mssTo(Family.IPV6, "[2001:db8:4::2]", "alt0")).isEqualTo(1340);
+            lab.sh(ROUTER, "ip route replace 203.0.113.99/32 dev alt0 mtu 1300");
+            awaitTable();
+            assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("route mtu 1300").isEqualTo(1260);
+            lab.sh(ROUTER, "ip route replace 203.0.113.99/32 dev alt0");
+            assertThat(daemon.log()).doesNotContain("WARNING", "can't");
+        }
+    }
+
+    /**
      * A change reaches the program's map after the mirror's dump, which waits for changes to
      * settle (RouteMirror.MIN_GAP) and takes a few milliseconds: three gaps are plenty.
      */

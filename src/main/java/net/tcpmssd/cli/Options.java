@@ -110,10 +110,6 @@ public record Options(
         if (attach != null && g.queueLength != null) {
             throw UsageException.invalid("--queue-length is for the queue of -p; --attach has none");
         }
-        if (attach != null && g.pmtu && g.both) {
-            // At ingress the program cannot know the interface a SYN will leave by (BEHAVIOUR §7).
-            throw UsageException.invalid("--pmtu with --attach clamps at egress only: -b is not supported with it");
-        }
         MetricsAddress metrics = g.metrics == null ? null : MetricsAddress.parse(g.metrics);
         if (g.interfaceName != null) {
             InterfaceName.check(g.interfaceName);

@@ -395,10 +395,10 @@ class OptionsTest {
     }
 
     @Test
-    void attachRefusesWhatOnlyTheQueueHasAndPmtuAtIngress() throws Exception {
+    void attachRefusesWhatOnlyTheQueueHasAndTakesPmtu() throws Exception {
         assertInvalid("--queue-length is for the queue of -p; --attach has none", "--attach", "wan0", "-m", "1280", "--queue-length", "10");
-        assertInvalid("--pmtu with --attach clamps at egress only: -b is not supported with it", "-b", "--attach", "wan0", "--pmtu");
         assertThat(Options.parse("--attach", "wan0", "--pmtu").source()).isInstanceOf(net.tcpmssd.mss.PathMtu.class);
+        assertThat(Options.parse("-b", "--attach", "wan0", "--pmtu").bothDirections()).isTrue();
         assertInvalid("--cls-bpf chooses how --attach attaches", "-p", "100", "-m", "1280", "--cls-bpf");
         assertUsage("--cls-bpf=yes", "--attach", "wan0", "-m", "1280");
     }
