@@ -70,14 +70,19 @@ class PathMtuLabIT {
         return lab.capturedMss(SERVER, device, f, false, () -> assertThat(lab.sh(CLIENT, connect)).isEqualTo("hello\n"));
     }
 
+    /** Both families by both links: MTU 1280 by wan0, 1400 by alt0. */
+    private void assertEachConnectionClampedToItsPath() {
+        assertThat(mssTo(Family.IPV4, "203.0.113.2", "eth0")).as("by the wan link").isEqualTo(1240);
+        assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("by alt0").isEqualTo(1360);
+        assertThat(mssTo(Family.IPV6, "[2001:db8:3::2]", "eth0")).isEqualTo(1220);
+        assertThat(mssTo(Family.IPV6, "[2001:db8:4::2]", "alt0")).isEqualTo(1340);
+    }
+
     @Test
     void eachConnectionIsClampedToItsOwnPath() {
         lab.flushRouteCaches();
         try (Tcpmssd daemon = Tcpmssd.start(lab, 100, "-v", "-p", "100", "--pmtu")) {
-            assertThat(mssTo(Family.IPV4, "203.0.113.2", "eth0")).as("by the wan link").isEqualTo(1240);
-            assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("by alt0").isEqualTo(1360);
-            assertThat(mssTo(Family.IPV6, "[2001:db8:3::2]", "eth0")).isEqualTo(1220);
-            assertThat(mssTo(Family.IPV6, "[2001:db8:4::2]", "alt0")).isEqualTo(1340);
+            assertEachConnectionClampedToItsPath();
         }
     }
 
@@ -106,10 +111,7 @@ class PathMtuLabIT {
         lab.flushRouteCaches();
         try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0,alt0", "--pmtu")) {
             assertThat(daemon.log()).contains("attached with tcx to wan0, alt0 (egress)", "Maximum MSS: per path MTU (--pmtu)");
-            assertThat(mssTo(Family.IPV4, "203.0.113.2", "eth0")).as("by the wan link").isEqualTo(1240);
-            assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("by alt0").isEqualTo(1360);
-            assertThat(mssTo(Family.IPV6, "[2001:db8:3::2]", "eth0")).isEqualTo(1220);
-            assertThat(mssTo(Family.IPV6, "[2001:db8:4::2]", "alt0")).isEqualTo(1340);
+            assertEachConnectionClampedToItsPath();
             lab.sh(ROUTER, "ip route replace 203.0.113.99/32 dev alt0 mtu 1300");
             awaitTable();
             assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("route mtu 1300").isEqualTo(1260);
@@ -134,10 +136,7 @@ class PathMtuLabIT {
         lab.flushRouteCaches();
         try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "-b", "--attach", "lan0", "--pmtu")) {
             assertThat(daemon.log()).contains("attached with tcx to lan0 (egress and ingress)");
-            assertThat(mssTo(Family.IPV4, "203.0.113.2", "eth0")).as("by the wan link").isEqualTo(1240);
-            assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("by alt0").isEqualTo(1360);
-            assertThat(mssTo(Family.IPV6, "[2001:db8:3::2]", "eth0")).isEqualTo(1220);
-            assertThat(mssTo(Family.IPV6, "[2001:db8:4::2]", "alt0")).isEqualTo(1340);
+            assertEachConnectionClampedToItsPath();
             lab.sh(ROUTER, "ip route replace 203.0.113.99/32 dev alt0 mtu 1300");
             awaitTable();
             assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("route mtu 1300").isEqualTo(1260);

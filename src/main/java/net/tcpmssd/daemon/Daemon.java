@@ -380,7 +380,7 @@ public final class Daemon {
      * --pmtu with --attach: the routes into the kernel's maps, at start and after each read; a
      * failure leaves the last table written in force and is logged once until a write works.
      */
-    private void writeRoutes(net.tcpmssd.netlink.RouteTable table) {
+    private synchronized void writeRoutes(net.tcpmssd.netlink.RouteTable table) { // synchronized: closeKernel waits for it
         KernelDataPath path = kernel;
         if (path == null) {
             return;
