@@ -23,7 +23,7 @@ class FewestCapabilitiesTest {
     void everyVariantLoadsWithCapBpfAndCapNetAdminOnly() throws Exception {
         KernelBpf.assumeUsable();
         assumeTrue(Files.isExecutable(SETPRIV), "skipped: no setpriv(1) to drop capabilities with");
-        assertThat(loadWith("-all,+bpf,+net_admin")).contains("loaded 4 of 4");
+        assertThat(loadWith("-all,+bpf,+net_admin")).contains("loaded 12 of 12");
         assertThat(loadWith("-all,+bpf")).contains("Operation not permitted");
     }
 
@@ -37,22 +37,31 @@ class FewestCapabilitiesTest {
         return output;
     }
 
-    /** Run by the test in a JVM of fewer capabilities: loads the four variants, says how many loaded. */
+    /**
+     * Run by the test in a JVM of fewer capabilities: loads the twelve variants (with --pmtu its
+     * maps too, a table written into them), says how many loaded.
+     */
     public static final class LoadEveryVariant {
         public static void main(String[] args) {
             int loaded = 0;
-            try (ClampMaps maps = ClampMaps.create()) {
+            try (ClampMaps maps = ClampMaps.create(); PathMtuMaps paths = PathMtuMaps.create()) {
+                PathMtuMaps.Table table = paths.begin();
+                table.link(1, 1500);
+                table.route(4, 0, 0, 0, 1500, 0, new int[0]);
+                paths.publish(table);
                 for (LinkType link : LinkType.values()) {
                     for (boolean addMss : new boolean[] {false, true}) {
-                        try (BpfProgram program = ClampProgram.load(link, maps, addMss)) {
-                            loaded++;
+                        for (int pmtu = 0; pmtu < 3; pmtu++) { // none, egress, ingress
+                            try (BpfProgram program = ClampProgram.load(link, maps, addMss, pmtu == 0 ? null : paths, pmtu == 2)) {
+                                loaded++;
+                            }
                         }
                     }
                 }
             } catch (Exception e) {
                 System.out.println(e.getMessage());
             }
-            System.out.println("loaded " + loaded + " of 4");
+            System.out.println("loaded " + loaded + " of 12");
         }
     }
 }
