@@ -438,7 +438,9 @@ public final class Daemon {
         if (kernelAttached && !leaveAttached) {
             path.detach(log);
         } else if (kernelAttached) {
-            log.info("stopping; the program stays attached, clamping at the last maximum");
+            log.info(options.source() instanceof PathMtu
+                    ? "stopping; the program stays attached, clamping by the routes last written (no longer following changes)"
+                    : "stopping; the program stays attached, clamping at the last maximum");
         }
         allCounters(); // the last counts, before the maps are let go
         synchronized (this) {
