@@ -225,4 +225,39 @@ class RouteTableTest {
         assertThat(t.leavesBy(4, 0, RouteTable.NEXTHOP_LIMIT)).isTrue();
         assertThat(t.leavesBy(4, 0, RouteTable.NEXTHOP_LIMIT + 1)).isFalse();
     }
+
+    /** What the in-kernel flattening reads: the search among routes of at most some length, and each route's prefix. */
+    @Test
+    void theSearchCanStopAtAPrefixLengthAndEachRouteTellsItsPrefix() {
+        RouteTable.Builder b = new RouteTable.Builder().link(2, 1500).link(3, 1400);
+        add(b, MAIN, "198.51.100.0", 24, Kind.FORWARD, 0, 2);
+        add(b, MAIN, "198.51.100.128", 25, Kind.THROW, 0);
+        add(b, DEFAULT, "198.51.100.0", 23, Kind.FORWARD, 1300, 3);
+        add(b, LOCAL, "198.51.100.1", 32, Kind.LOCAL, 0, 2);
+        add(b, MAIN, "2001:db8::", 32, Kind.FORWARD, 0, 3);
+        add(b, MAIN, "2001:db8::", 64, Kind.REFUSE, 0);
+        RouteTable t = b.build();
+        long[] a = key("198.51.100.1");
+        int local = t.find(4, a[0], a[1]);
+        assertThat(t.kind(4, local)).isEqualTo(Kind.LOCAL);
+        int main = t.find(4, a[0], a[1], 31);
+        assertThat(t.prefixLength(4, main)).as("the /32 left out, main's /24").isEqualTo(24);
+        assertThat(t.prefixHigh(4, main)).isEqualTo(key("198.51.100.0")[0]);
+        assertThat(t.devices(4, main)).containsExactly(2);
+        long[] thrown = key("198.51.100.128");
+        int fallen = t.find(4, thrown[0], thrown[1], 25);
+        assertThat(t.prefixLength(4, fallen)).as("main's throw goes on to default's /23").isEqualTo(23);
+        assertThat(t.metricMtu(4, fallen)).isEqualTo(1300);
+        assertThat(t.find(4, thrown[0], thrown[1], 22)).isEqualTo(RouteTable.NO_ROUTE);
+        long[] six = key("2001:db8::5");
+        assertThat(t.find(6, six[0], six[1])).as("refused at /64").isEqualTo(RouteTable.NO_ROUTE);
+        int shorter = t.find(6, six[0], six[1], 63);
+        assertThat(t.prefixLength(6, shorter)).isEqualTo(32);
+        assertThat(t.prefixLow(6, shorter)).isZero();
+        assertThat(t.links()).isEqualTo(2);
+        assertThat(new int[] {t.linkIndexAt(0), t.linkMtuAt(0), t.linkIndexAt(1), t.linkMtuAt(1)}).containsExactly(2, 1500, 3, 1400);
+        for (int route = 0; route < t.routes(4); route++) {
+            assertThat(t.prefixLength(4, route)).isBetween(23, 32);
+        }
+    }
 }
