@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import net.tcpmssd.bpf.BpfProgram;
 import net.tcpmssd.bpf.ClampMaps;
 import net.tcpmssd.bpf.ClampProgram;
@@ -18,7 +17,7 @@ import net.tcpmssd.bpf.TcxHook;
 import net.tcpmssd.bpf.VerifierException;
 import net.tcpmssd.mss.MssLog;
 import net.tcpmssd.netlink.Link;
-import net.tcpmssd.netlink.Links;
+import net.tcpmssd.netlink.LinkMonitor;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
 import net.tcpmssd.packet.MaxMss;
@@ -31,99 +30,166 @@ import net.tcpmssd.packet.Outcome;
  * counters and the -v events, and decides at its stop whether the programs go or stay.
  *
  * <p>Start-up runs in two steps, so that every error is found before anything attached is
- * touched: {@link #prepare} resolves the interfaces, loads maps and programs and chooses the
- * attachment; {@link #attach} then puts the programs in place, each replacing tcpmssd's old one
- * with no gap.
+ * touched: {@link #prepare} resolves the interfaces, takes their locks, loads maps and programs
+ * and chooses the attachment; {@link #attach} then puts the programs in place, each replacing
+ * tcpmssd's old one with no gap.
  *
- * <p>How the attachment is chosen: tcx where the kernel has it, found by asking it for the
- * first interface's egress chain (BPF_PROG_QUERY); a kernel before 6.6, or one built without
- * CONFIG_NET_XGRESS, answers that with EINVAL (an attach type it does not know), and then the
- * clsact qdisc with a direct-action cls_bpf filter ({@link ClsBpfAttachment}) is used; a kernel
- * that has neither says so at the first attach. {@code --cls-bpf} forces the latter.
+ * <p>The interfaces are followed by name ({@link LinkMonitor}), since the ones with small MTUs
+ * come and go: a PPPoE reconnect deletes ppp0 and makes a new one, with a new index, and the
+ * kernel drops a device's tc and tcx programs with the device (dev_xdp_uninstall() and
+ * tcx_uninstall() at unregister). Once attached, an interface of a followed name that appears
+ * is attached to the moment its RTM_NEWLINK arrives, and the served-interface lock moves with
+ * it; one that goes releases its lock.
+ *
+ * <p>How the attachment is chosen: tcx where the kernel has it, found by asking it for an
+ * egress chain (BPF_PROG_QUERY); a kernel before 6.6, or one built without CONFIG_NET_XGRESS,
+ * answers that with EINVAL (an attach type it does not know), and then the clsact qdisc with a
+ * direct-action cls_bpf filter ({@link ClsBpfAttachment}) is used; a kernel that has neither
+ * says so at the first attach. {@code --cls-bpf} forces the latter.
  */
 public final class KernelDataPath implements AutoCloseable {
 
     private static final int ENOENT = 2;
     private static final int EINVAL = 22;
     private static final int EOPNOTSUPP = 95;
+    /** Loopback's index in every network namespace (it is registered first): where tcx is asked about while no interface is there. */
+    private static final int LOOPBACK_INDEX = 1;
     /** How often -v's events are taken from the ring: 8,192 fit in it, far more than 100 ms of SYNs logged one line each. */
     private static final long EVENT_PERIOD_MILLIS = 100;
 
-    /** An interface to attach to: its name as given, its index and where its IP header starts. */
-    public record Target(String name, int ifindex, LinkType linkType) {}
+    /** The lock that tells other daemons an interface is served (BEHAVIOUR §7), by its index in this network namespace. */
+    @FunctionalInterface
+    public interface ServedLocks {
+        /** Takes the lock of the interface {@code name} has now; refused, in a line naming the holder, while a live daemon holds it. */
+        Lock take(String name, int ifindex) throws AttachException;
+    }
 
-    private final List<Target> targets;
+    /** A served-interface lock held. */
+    public interface Lock extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /** One --attach interface, followed by its name. Guarded by the KernelDataPath. */
+    private static final class Served {
+        final String name;
+        /** As rtnetlink last told it; null while there is no interface of this name. */
+        Link link;
+        /** The index last tried, attached to or refused (a link type, a lock, an error): each appearance is tried once. */
+        int triedIndex;
+        /** The index whose hooks have our program; 0: none. */
+        int attachedIndex;
+        /** The lock of {@link #lockIndex}, while held. */
+        Lock lock;
+        int lockIndex;
+
+        Served(String name) {
+            this.name = name;
+        }
+    }
+
+    private final List<Served> served;
     private final boolean bothDirections;
+    private final boolean addMss;
+    private final ServedLocks locks;
+    private final MssLog log;
     private final ClampMaps maps;
-    private final Map<LinkType, BpfProgram> programs;
-    private final Attachment attachment;
-    private final String attachmentName;
+    private final Map<LinkType, BpfProgram> programs = new EnumMap<>(LinkType.class); // guarded by this
+    private Attachment attachment;
+    private String attachmentName;
     /** The other kind, where it can be asked: a program of ours left there by an earlier daemon is removed. */
-    private final Attachment otherAttachment;
-    private final boolean kernelHasTcx;
+    private Attachment otherAttachment;
+    private boolean kernelHasTcx;
+    private LinkMonitor monitor;
+    /** Between {@link #attach} and the stop: an interface that appears is attached to. Guarded by this. */
+    private boolean following;
     private volatile Thread eventThread;
     private volatile boolean closing;
 
-    private KernelDataPath(List<Target> targets, boolean bothDirections, ClampMaps maps, Map<LinkType, BpfProgram> programs,
-            Attachment attachment, String attachmentName, Attachment otherAttachment, boolean kernelHasTcx) {
-        this.targets = targets;
+    private KernelDataPath(List<String> interfaces, boolean bothDirections, boolean addMss, ServedLocks locks, MssLog log,
+            ClampMaps maps) {
+        this.served = interfaces.stream().map(Served::new).toList();
         this.bothDirections = bothDirections;
+        this.addMss = addMss;
+        this.locks = locks;
+        this.log = log;
         this.maps = maps;
-        this.programs = programs;
-        this.attachment = attachment;
-        this.attachmentName = attachmentName;
-        this.otherAttachment = otherAttachment;
-        this.kernelHasTcx = kernelHasTcx;
     }
 
-
     /**
-     * Resolves the interfaces, loads the maps and programs and chooses the attachment; attaches
-     * nothing. Every failure is one line (BEHAVIOUR §7's start-up errors).
+     * Starts following the interfaces, takes the lock of each one there, loads the maps and
+     * programs and chooses the attachment; attaches nothing. Every failure is one line
+     * (BEHAVIOUR §7's start-up errors). An interface missing now is refused, or with
+     * {@code waitForThem} (--wait-for-interface) waited for: logged, and attached to when it
+     * appears.
      */
-    public static KernelDataPath prepare(List<String> interfaces, boolean bothDirections, boolean addMss, boolean forceClsBpf)
-            throws AttachException {
-        List<Target> targets = new ArrayList<>();
-        for (String name : interfaces) {
-            targets.add(target(name));
-        }
+    public static KernelDataPath prepare(List<String> interfaces, boolean bothDirections, boolean addMss, boolean forceClsBpf,
+            boolean waitForThem, ServedLocks locks, MssLog log) throws AttachException {
         ClampMaps maps;
         try {
             maps = ClampMaps.create();
         } catch (ErrnoException e) {
             throw refusal("can't create the BPF maps", e);
         }
-        Map<LinkType, BpfProgram> programs = new EnumMap<>(LinkType.class);
+        KernelDataPath path = new KernelDataPath(interfaces, bothDirections, addMss, locks, log, maps);
         try {
-            for (Target target : targets) {
-                if (!programs.containsKey(target.linkType())) {
-                    programs.put(target.linkType(), load(target.linkType(), maps, addMss));
-                }
-            }
-            boolean hasTcx = hasTcx(targets.getFirst());
-            Attachment clsBpf = new ClsBpfAttachment();
+            path.follow(waitForThem);
+            Served first = path.served.stream().filter(s -> s.link != null).findFirst().orElse(null);
+            boolean hasTcx = hasTcx(first == null ? "lo" : first.name, first == null ? LOOPBACK_INDEX : first.link.index());
             boolean useTcx = hasTcx && !forceClsBpf;
-            return new KernelDataPath(List.copyOf(targets), bothDirections, maps, programs,
-                    useTcx ? new TcxAttachment() : clsBpf, useTcx ? "tcx" : "clsact/cls_bpf",
-                    useTcx ? clsBpf : hasTcx ? new TcxAttachment() : null, hasTcx);
+            Attachment clsBpf = new ClsBpfAttachment();
+            path.attachment = useTcx ? new TcxAttachment() : clsBpf;
+            path.attachmentName = useTcx ? "tcx" : "clsact/cls_bpf";
+            path.otherAttachment = useTcx ? clsBpf : hasTcx ? new TcxAttachment() : null;
+            path.kernelHasTcx = hasTcx;
+            return path;
         } catch (AttachException | RuntimeException e) {
-            programs.values().forEach(BpfProgram::close);
-            maps.close();
+            path.close();
             throw e;
         }
     }
 
-    private static Target target(String name) throws AttachException {
-        Optional<Link> link;
+    /**
+     * Subscribes to the link notifications, then, for each interface there, checks its link
+     * type, loads its program and takes its lock: a change meanwhile is caught up with at
+     * {@link #attach}.
+     */
+    private void follow(boolean waitForThem) throws AttachException {
         try {
-            link = Links.byName(name);
+            monitor = LinkMonitor.start(served.stream().map(s -> s.name).toList(), new LinkMonitor.Listener() {
+                @Override
+                public void present(Link link) {
+                    changed(link.name(), link);
+                }
+
+                @Override
+                public void gone(String name) {
+                    changed(name, null);
+                }
+
+                @Override
+                public void error(ErrnoException e) {
+                    log.warning("following the --attach interfaces: " + e.getMessage());
+                }
+            });
         } catch (ErrnoException e) {
-            throw new AttachException("can't look up interface " + name + ": " + e.getMessage());
+            throw new AttachException("can't follow the interfaces through rtnetlink: " + e.getMessage());
         }
-        if (link.isEmpty()) {
-            throw new AttachException("unknown interface " + name);
+        synchronized (this) {
+            for (Served one : served) {
+                one.link = monitor.current(one.name).orElse(null);
+                if (one.link == null && !waitForThem) {
+                    throw new AttachException("unknown interface " + one.name);
+                }
+                if (one.link == null) {
+                    log.info("waiting for interface " + one.name + " to appear, to attach to it");
+                    continue;
+                }
+                program(linkType(one.link));
+                one.lock = locks.take(one.name, one.link.index());
+                one.lockIndex = one.link.index();
+            }
         }
-        return new Target(name, link.get().index(), linkType(link.get()));
     }
 
     /**
@@ -167,16 +233,26 @@ public final class KernelDataPath implements AutoCloseable {
     }
 
     /** True if the kernel knows tcx: it answers a query of the hook instead of EINVAL. */
-    private static boolean hasTcx(Target target) throws AttachException {
+    private static boolean hasTcx(String name, int ifindex) throws AttachException {
         try {
-            Tcx.query(target.ifindex(), TcxHook.EGRESS);
+            Tcx.query(ifindex, TcxHook.EGRESS);
             return true;
         } catch (ErrnoException e) {
             if (e.errno() == EINVAL || e.errno() == EOPNOTSUPP) {
                 return false;
             }
-            throw refusal("can't ask the kernel what is attached to " + target.name(), e);
+            throw refusal("can't ask the kernel what is attached to " + name, e);
         }
+    }
+
+    /** The program for this link type, loaded the first time one is needed. */
+    private synchronized BpfProgram program(LinkType linkType) throws AttachException {
+        BpfProgram program = programs.get(linkType);
+        if (program == null) {
+            program = load(linkType, maps, addMss);
+            programs.put(linkType, program);
+        }
+        return program;
     }
 
     /**
@@ -212,10 +288,6 @@ public final class KernelDataPath implements AutoCloseable {
         return (capabilities >>> capability & 1) != 0;
     }
 
-    public List<Target> targets() {
-        return targets;
-    }
-
     /** The netns of the calling thread, as the kernel's inode number of it: with an ifindex, what names one interface. */
     public static long networkNamespace() throws AttachException {
         try {
@@ -232,47 +304,105 @@ public final class KernelDataPath implements AutoCloseable {
     }
 
     /**
-     * Puts the programs in place at every interface: at egress, and at ingress with -b; without
-     * -b a program of ours at ingress (left by a daemon that had -b) is taken away, and so is
-     * one of ours under the other kind of attachment, so that SIGTERM later leaves nothing.
+     * Puts the programs in place at every interface there: at egress, and at ingress with -b;
+     * without -b a program of ours at ingress (left by a daemon that had -b) is taken away, and
+     * so is one of ours under the other kind of attachment, so that SIGTERM later leaves
+     * nothing. From here on the interfaces are followed: one that appears is attached to.
      */
-    public void attach() throws AttachException {
-        for (Target target : targets) {
-            BpfProgram program = programs.get(target.linkType());
-            for (Hook hook : Hook.values()) {
-                String where = target.name() + " (" + attachmentName + " " + hook.name().toLowerCase(java.util.Locale.ROOT) + ")";
-                try {
-                    if (hook == Hook.EGRESS || bothDirections) {
-                        attachment.attach(program, target.ifindex(), hook);
-                    } else {
-                        attachment.detach(target.ifindex(), hook);
-                    }
-                } catch (ErrnoException e) {
-                    // A kernel without the clsact qdisc or the cls_bpf classifier (not built, no
-                    // module) answers that it knows no such kind: ENOENT (or EOPNOTSUPP).
-                    if (!(attachment instanceof TcxAttachment) && (e.errno() == ENOENT || e.errno() == EOPNOTSUPP)) {
-                        throw new AttachException("no way to attach to " + target.name() + ": "
-                                + (kernelHasTcx ? "" : "the kernel has no tcx (Linux 6.6 and later, CONFIG_NET_XGRESS), and ")
-                                + "it refused a clsact qdisc with a cls_bpf filter (CONFIG_NET_SCH_INGRESS, CONFIG_NET_CLS_BPF): "
-                                + e.getMessage());
-                    }
-                    throw refusal("can't attach to " + where, e);
+    public synchronized void attach() throws AttachException {
+        following = true;
+        for (Served one : served) {
+            reconcile(one);
+        }
+    }
+
+    /** rtnetlink says {@code name} changed, came or ({@code link} null) went: on the monitor's thread. */
+    private synchronized void changed(String name, Link link) {
+        Served one = served.stream().filter(s -> s.name.equals(name)).findFirst().orElseThrow();
+        one.link = link;
+        if (!following) {
+            return; // still starting (attach() catches up with it), or stopping
+        }
+        try {
+            if (reconcile(one)) {
+                log.info("attached to " + name + " (index " + link.index() + ")");
+            }
+        } catch (AttachException e) {
+            log.warning(e.getMessage() + "; " + name + " (index " + one.triedIndex + ") is not clamped");
+            if (one.lock != null && one.attachedIndex != one.lockIndex) {
+                one.lock.close(); // not served by us: another daemon may
+                one.lock = null;
+            }
+        }
+    }
+
+    /**
+     * Brings one interface to what rtnetlink last said: the lock of an interface that went is
+     * released (the kernel dropped our program with the device), and an interface not tried yet
+     * is attached to, once. True if it was attached to now.
+     */
+    private boolean reconcile(Served one) throws AttachException {
+        int index = one.link == null ? 0 : one.link.index();
+        if (one.lock != null && one.lockIndex != index) {
+            if (one.attachedIndex == one.lockIndex) {
+                log.info(one.name + " (index " + one.lockIndex + ") is gone, and the kernel dropped our program with it;"
+                        + " attaching again when it comes back");
+            }
+            one.lock.close();
+            one.lock = null;
+            one.attachedIndex = 0;
+        }
+        if (index == 0 || index == one.triedIndex) {
+            return false;
+        }
+        one.triedIndex = index;
+        BpfProgram program = program(linkType(one.link));
+        if (one.lock == null) {
+            one.lock = locks.take(one.name, index);
+            one.lockIndex = index;
+        }
+        attachAt(one.name, index, program);
+        one.attachedIndex = index;
+        return true;
+    }
+
+    private void attachAt(String name, int ifindex, BpfProgram program) throws AttachException {
+        for (Hook hook : Hook.values()) {
+            String where = name + " (" + attachmentName + " " + hook.name().toLowerCase(java.util.Locale.ROOT) + ")";
+            try {
+                if (hook == Hook.EGRESS || bothDirections) {
+                    attachment.attach(program, ifindex, hook);
+                } else {
+                    attachment.detach(ifindex, hook);
                 }
-                if (otherAttachment != null) {
-                    try {
-                        otherAttachment.detach(target.ifindex(), hook);
-                    } catch (ErrnoException e) {
-                        // the other kind is not usable here: nothing of ours can be there
-                    }
+            } catch (ErrnoException e) {
+                // A kernel without the clsact qdisc or the cls_bpf classifier (not built, no
+                // module) answers that it knows no such kind: ENOENT (or EOPNOTSUPP).
+                if (!(attachment instanceof TcxAttachment) && (e.errno() == ENOENT || e.errno() == EOPNOTSUPP)) {
+                    throw new AttachException("no way to attach to " + name + ": "
+                            + (kernelHasTcx ? "" : "the kernel has no tcx (Linux 6.6 and later, CONFIG_NET_XGRESS), and ")
+                            + "it refused a clsact qdisc with a cls_bpf filter (CONFIG_NET_SCH_INGRESS, CONFIG_NET_CLS_BPF): "
+                            + e.getMessage());
+                }
+                throw refusal("can't attach to " + where, e);
+            }
+            if (otherAttachment != null) {
+                try {
+                    otherAttachment.detach(ifindex, hook);
+                } catch (ErrnoException e) {
+                    // the other kind is not usable here: nothing of ours can be there
                 }
             }
         }
     }
 
-    /** What the log says once attached: "attached with tcx to wan0, ppp0 (egress)". */
-    public String describe() {
-        return "attached with " + attachmentName + " to " + String.join(", ", targets.stream().map(Target::name).toList())
-                + (bothDirections ? " (egress and ingress)" : " (egress)");
+    /** What the log says once attached: "attached with tcx to wan0, ppp0 (egress)", and the ones still awaited. */
+    public synchronized String describe() {
+        List<String> attached = served.stream().filter(s -> s.attachedIndex != 0).map(s -> s.name).toList();
+        List<String> awaited = served.stream().filter(s -> s.link == null).map(s -> s.name).toList();
+        return "attached with " + attachmentName + " to " + (attached.isEmpty() ? "none yet" : String.join(", ", attached))
+                + (bothDirections ? " (egress and ingress)" : " (egress)")
+                + (awaited.isEmpty() ? "" : "; waiting for " + String.join(", ", awaited));
     }
 
     /** Packets of this IP version with this outcome, summed over the CPUs; -1 if the map cannot be read. */
@@ -308,23 +438,25 @@ public final class KernelDataPath implements AutoCloseable {
         });
     }
 
-    /** SIGTERM: takes our programs away from every hook of every interface; a failure is logged, the rest still done. */
-    public void detach(MssLog log) {
-        for (Target target : targets) {
+    /**
+     * SIGTERM: stops following, then takes our programs away from every hook of every interface
+     * served; a failure is logged, the rest still done.
+     */
+    public synchronized void detach(MssLog log) {
+        following = false;
+        for (Served one : served) {
+            if (one.attachedIndex == 0) {
+                continue;
+            }
             for (Hook hook : Hook.values()) {
                 try {
-                    attachment.detach(target.ifindex(), hook);
+                    attachment.detach(one.attachedIndex, hook);
                 } catch (ErrnoException e) {
-                    log.warning("can't detach from " + target.name() + " " + hook.name().toLowerCase(java.util.Locale.ROOT) + ": "
+                    log.warning("can't detach from " + one.name + " " + hook.name().toLowerCase(java.util.Locale.ROOT) + ": "
                             + e.getMessage());
                 }
             }
         }
-    }
-
-    /** For the tests: the ids of tcpmssd's programs at this hook, under the attachment in use. */
-    public List<Integer> ours(Target target, Hook hook) throws ErrnoException {
-        return attachment.ours(target.ifindex(), hook);
     }
 
     /**
@@ -334,6 +466,12 @@ public final class KernelDataPath implements AutoCloseable {
     @Override
     public void close() {
         closing = true;
+        synchronized (this) {
+            following = false; // SIGUSR2: what appears from now on is left to the next daemon
+        }
+        if (monitor != null) {
+            monitor.close(); // not holding the lock: its thread may be waiting for it
+        }
         Thread events = eventThread;
         if (events != null) {
             events.interrupt();
@@ -343,7 +481,16 @@ public final class KernelDataPath implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        programs.values().forEach(BpfProgram::close);
+        synchronized (this) {
+            for (Served one : served) {
+                if (one.lock != null) {
+                    one.lock.close();
+                    one.lock = null;
+                }
+            }
+            programs.values().forEach(BpfProgram::close);
+            programs.clear();
+        }
         maps.close();
     }
 }
