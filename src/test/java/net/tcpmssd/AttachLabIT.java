@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import net.tcpmssd.attach.Attachment;
 import net.tcpmssd.attach.ClsBpfAttachment;
 import net.tcpmssd.attach.Hook;
@@ -362,6 +363,118 @@ class AttachLabIT {
         });
         assertThat(PacketCorpus.ipv4MssValues(syn)).containsExactly(1240);
         assertThat(PacketCorpus.ipv4TcpChecksumValid(syn)).as("TCP checksum on the wire").isTrue();
+    }
+
+    /**
+     * A PPPoE reconnect: ppp0 is deleted and a new one made, with a new index, and the kernel
+     * drops the programs with the old device. Here a tun (bare IP, as ppp is) named tm0 stands
+     * in for it, and the client's SYN toward its peer is read as it leaves the router through
+     * it. The daemon attaches to the new tm0 (egress and, with -b, ingress), moves its lock,
+     * follows its MTU, and at SIGTERM takes its program off the new one.
+     */
+    @ParameterizedTest
+    @EnumSource(AttachmentKind.class)
+    @Timeout(value = 40, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aReCreatedInterfaceIsAttachedToAgainAndItsSynsClamped(AttachmentKind kind) throws Exception {
+        inRouter(() -> {
+            TunDevice first = pppStandIn(1400);
+            try (Tcpmssd daemon = Tcpmssd.startAttached(lab, kind.withOptions("-v", "-b", "--attach", "tm0", "-i", "tm0"))) {
+                int before = ifindex("tm0");
+                assertThat(clientSynThrough(first)).as("through the first tm0").containsExactly(1360);
+                assertThat(lockFiles()).singleElement().asString().endsWith("." + before + ".lock");
+
+                first.close();
+                Lab.awaitLog(daemon.logFile(), "tm0 (index " + before + ") is gone", Duration.ofSeconds(5));
+                assertThat(lockFiles()).as("the lock of the interface gone").isEmpty();
+                try (TunDevice second = pppStandIn(1300)) {
+                    int after = ifindex("tm0");
+                    assertThat(after).as("a new interface").isNotEqualTo(before);
+                    Lab.awaitLog(daemon.logFile(), "attached to tm0 (index " + after + ")", Duration.ofSeconds(5));
+                    Lab.awaitLog(daemon.logFile(), "Maximum MSS: 1260", Duration.ofSeconds(5));
+                    for (Hook hook : Hook.values()) {
+                        assertThat(kind.attachment.ours(after, hook)).as("%s at the new tm0", hook).hasSize(1);
+                    }
+                    assertThat(lockFiles()).singleElement().asString().endsWith("." + after + ".lock");
+                    assertThat(clientSynThrough(second)).as("through the new tm0").containsExactly(1260);
+
+                    assertThat(daemon.stop()).isZero();
+                    for (Hook hook : Hook.values()) {
+                        assertThat(kind.attachment.ours(after, hook)).as("%s at the new tm0 after SIGTERM", hook).isEmpty();
+                    }
+                    assertThat(lockFiles()).isEmpty();
+                }
+            } finally {
+                first.close(); // if an assertion failed before it went
+            }
+            return null;
+        });
+    }
+
+    /** PPPoE at boot: started before ppp0 (tm0) exists, the daemon waits, and attaches the moment it appears. */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void withWaitForInterfaceAMissingInterfaceIsAttachedToWhenItAppears() throws Exception {
+        inRouter(() -> {
+            try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--wait-for-interface", "--attach", "tm0", "-i", "tm0")) {
+                Lab.awaitLog(daemon.logFile(), "waiting for interface tm0 to appear, to attach to it", Duration.ofSeconds(5));
+                assertThat(daemon.log()).contains("attached with tcx to none yet (egress); waiting for tm0");
+                try (TunDevice tm0 = pppStandIn(1400)) {
+                    int index = ifindex("tm0");
+                    Lab.awaitLog(daemon.logFile(), "attached to tm0 (index " + index + ")", Duration.ofSeconds(5));
+                    Lab.awaitLog(daemon.logFile(), "Maximum MSS: 1360", Duration.ofSeconds(5));
+                    assertThat(clientSynThrough(tm0)).containsExactly(1360);
+                    assertThat(lockFiles()).singleElement().asString().endsWith("." + index + ".lock");
+                    assertThat(daemon.stop()).isZero();
+                    assertThat(TCX.ours(index, Hook.EGRESS)).as("after SIGTERM").isEmpty();
+                }
+                assertThat(daemon.log()).doesNotContain("unknown interface");
+            }
+            return null;
+        });
+    }
+
+    /** The two attachments, and the option that chooses each. */
+    enum AttachmentKind {
+        TCX_LINKLESS(TCX),
+        CLSACT_CLS_BPF(CLS_BPF, "--cls-bpf");
+
+        final Attachment attachment;
+        final List<String> options;
+
+        AttachmentKind(Attachment attachment, String... options) {
+            this.attachment = attachment;
+            this.options = List.of(options);
+        }
+
+        String[] withOptions(String... args) {
+            return Stream.concat(Stream.of(args), options.stream()).toArray(String[]::new);
+        }
+    }
+
+    /**
+     * tm0, a tun made in the calling thread's namespace (the router's), up with this MTU and a
+     * point-to-point route to its peer 192.0.2.211, as pppd sets up ppp0; it goes when closed.
+     */
+    private TunDevice pppStandIn(int mtu) throws Exception {
+        TunDevice tun = TunDevice.create("tm0");
+        try {
+            lab.sh(ROUTER, "ip link set tm0 mtu " + mtu + " && ip addr add 192.0.2.210/32 peer 192.0.2.211 dev tm0 && ip link set tm0 up");
+        } catch (RuntimeException | Error e) {
+            tun.close();
+            throw e;
+        }
+        return tun;
+    }
+
+    /** The MSS values of the client's SYN toward tm0's peer, forwarded by the router: read from the tun. */
+    private List<Integer> clientSynThrough(TunDevice tun) throws Exception {
+        Process connect = lab.spawn(CLIENT, lab.scratch().resolve("tm0-connect-" + System.nanoTime()), "timeout", "5", "bash", "-c",
+                "exec 3<>/dev/tcp/192.0.2.211/9");
+        try {
+            return java.util.Arrays.stream(PacketCorpus.ipv4MssValues(tun.nextIpv4Syn())).boxed().toList();
+        } finally {
+            connect.destroy();
+        }
     }
 
     /** The same clamping, forced to clsact/cls_bpf (--cls-bpf), as on a kernel without tcx; SIGTERM removes the filter. */
