@@ -410,24 +410,60 @@ class AttachLabIT {
         });
     }
 
-    /** PPPoE at boot: started before ppp0 (tm0) exists, the daemon waits, and attaches the moment it appears. */
+    /**
+     * PPPoE at boot: started before ppp0 (tm0) exists, the daemon attaches to lan0, waits for
+     * tm0, and attaches to it the moment it appears; both are followed on one socket.
+     */
     @Test
     @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void withWaitForInterfaceAMissingInterfaceIsAttachedToWhenItAppears() throws Exception {
         inRouter(() -> {
-            try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--wait-for-interface", "--attach", "tm0", "-i", "tm0")) {
-                Lab.awaitLog(daemon.logFile(), "waiting for interface tm0 to appear, to attach to it", Duration.ofSeconds(5));
-                assertThat(daemon.log()).contains("attached with tcx to none yet (egress); waiting for tm0");
+            int lan0 = ifindex("lan0");
+            try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--wait-for-interface", "--attach", "lan0,tm0", "-i", "tm0")) {
+                assertThat(daemon.log()).contains("waiting for interface tm0 to appear, to attach to it",
+                        "attached with tcx to lan0 (egress); waiting for tm0");
+                assertThat(TCX.ours(lan0, Hook.EGRESS)).as("lan0, there from the start").hasSize(1);
                 try (TunDevice tm0 = pppStandIn(1400)) {
                     int index = ifindex("tm0");
                     Lab.awaitLog(daemon.logFile(), "attached to tm0 (index " + index + ")", Duration.ofSeconds(5));
                     Lab.awaitLog(daemon.logFile(), "Maximum MSS: 1360", Duration.ofSeconds(5));
                     assertThat(clientSynThrough(tm0)).containsExactly(1360);
-                    assertThat(lockFiles()).singleElement().asString().endsWith("." + index + ".lock");
+                    assertThat(lockFiles()).hasSize(2);
                     assertThat(daemon.stop()).isZero();
-                    assertThat(TCX.ours(index, Hook.EGRESS)).as("after SIGTERM").isEmpty();
+                    assertThat(TCX.ours(index, Hook.EGRESS)).as("tm0 after SIGTERM").isEmpty();
+                    assertThat(TCX.ours(lan0, Hook.EGRESS)).as("lan0 after SIGTERM").isEmpty();
+                    assertThat(lockFiles()).isEmpty();
                 }
                 assertThat(daemon.log()).doesNotContain("unknown interface");
+            }
+            return null;
+        });
+    }
+
+    /**
+     * An interface whose link type becomes one the program cannot read (a tun's TUNSETLINK, the
+     * one way to make such a link here; a re-created one could come so): our program comes off
+     * it, that is logged once, not at each notification after, its lock is released, and the
+     * daemon runs on.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void anInterfaceOfALinkTypeTcpmssdCannotReadIsLoggedOnceAndLeftAlone() throws Exception {
+        inRouter(() -> {
+            try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--wait-for-interface", "--attach", "tm0", "-m", "1280");
+                    TunDevice tm0 = TunDevice.create("tm0")) {
+                int index = ifindex("tm0");
+                Lab.awaitLog(daemon.logFile(), "attached to tm0 (index " + index + ")", Duration.ofSeconds(5));
+                tm0.linkType(ARPHRD_IPGRE);
+                String refusal = "warning: tm0 has link type 778 (ARPHRD_IPGRE), which tcpmssd cannot attach to; tm0 (index "
+                        + index + ") is not clamped";
+                Lab.awaitLog(daemon.logFile(), refusal, Duration.ofSeconds(5));
+                assertThat(TCX.ours(index, Hook.EGRESS)).isEmpty();
+                assertThat(lockFiles()).isEmpty();
+                lab.sh(ROUTER, "ip link set tm0 mtu 1400 && ip link set tm0 up"); // more RTM_NEWLINKs of it
+                Lab.pause(500);
+                assertThat(daemon.log().lines().filter(refusal::equals).count()).as("refusals logged").isEqualTo(1);
+                assertThat(daemon.process().isAlive()).isTrue();
             }
             return null;
         });

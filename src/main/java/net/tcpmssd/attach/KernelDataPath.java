@@ -75,8 +75,9 @@ public final class KernelDataPath implements AutoCloseable {
         final String name;
         /** As rtnetlink last told it; null while there is no interface of this name. */
         Link link;
-        /** The index last tried, attached to or refused (a link type, a lock, an error): each appearance is tried once. */
+        /** The index and link type last tried, attached to or refused (a link type, a lock, an error): each appearance is tried once. */
         int triedIndex;
+        int triedType;
         /** The index whose hooks have our program; 0: none. */
         int attachedIndex;
         /** The lock of {@link #lockIndex}, while held. */
@@ -338,8 +339,9 @@ public final class KernelDataPath implements AutoCloseable {
 
     /**
      * Brings one interface to what rtnetlink last said: the lock of an interface that went is
-     * released (the kernel dropped our program with the device), and an interface not tried yet
-     * is attached to, once. True if it was attached to now.
+     * released (the kernel dropped our program with the device), and an interface, or a link
+     * type (a tun's TUNSETLINK), not tried yet is attached to, once; a type tcpmssd cannot read
+     * has our program taken off. True if it was attached to now.
      */
     private boolean reconcile(Served one) throws AttachException {
         int index = one.link == null ? 0 : one.link.index();
@@ -352,11 +354,22 @@ public final class KernelDataPath implements AutoCloseable {
             one.lock = null;
             one.attachedIndex = 0;
         }
-        if (index == 0 || index == one.triedIndex) {
+        if (index == 0 || (index == one.triedIndex && one.link.type() == one.triedType)) {
             return false;
         }
         one.triedIndex = index;
-        BpfProgram program = program(linkType(one.link));
+        one.triedType = one.link.type();
+        LinkType linkType;
+        try {
+            linkType = linkType(one.link);
+        } catch (AttachException e) {
+            if (one.attachedIndex == index) {
+                detachAt(one.name, index); // its header is no longer the one our program reads
+                one.attachedIndex = 0;
+            }
+            throw e;
+        }
+        BpfProgram program = program(linkType);
         if (one.lock == null) {
             one.lock = locks.take(one.name, index);
             one.lockIndex = index;
@@ -442,19 +455,22 @@ public final class KernelDataPath implements AutoCloseable {
      * SIGTERM: stops following, then takes our programs away from every hook of every interface
      * served; a failure is logged, the rest still done.
      */
-    public synchronized void detach(MssLog log) {
+    public synchronized void detach() {
         following = false;
         for (Served one : served) {
-            if (one.attachedIndex == 0) {
-                continue;
+            if (one.attachedIndex != 0) {
+                detachAt(one.name, one.attachedIndex);
             }
-            for (Hook hook : Hook.values()) {
-                try {
-                    attachment.detach(one.attachedIndex, hook);
-                } catch (ErrnoException e) {
-                    log.warning("can't detach from " + one.name + " " + hook.name().toLowerCase(java.util.Locale.ROOT) + ": "
-                            + e.getMessage());
-                }
+        }
+    }
+
+    /** Takes our programs off every hook of the interface; a failure is logged, the rest still done. */
+    private void detachAt(String name, int ifindex) {
+        for (Hook hook : Hook.values()) {
+            try {
+                attachment.detach(ifindex, hook);
+            } catch (ErrnoException e) {
+                log.warning("can't detach from " + name + " " + hook.name().toLowerCase(java.util.Locale.ROOT) + ": " + e.getMessage());
             }
         }
     }

@@ -404,7 +404,7 @@ public final class Daemon {
             return;
         }
         if (kernelAttached && !leaveAttached) {
-            path.detach(log);
+            path.detach();
         } else if (kernelAttached) {
             log.info("stopping; the program stays attached, clamping at the last maximum");
         }

@@ -21,7 +21,7 @@ public final class LinkMonitor implements AutoCloseable {
 
     /** Told on the monitor's thread. */
     public interface Listener {
-        /** The interface exists with this MTU and index: after a change of either, or when it came back. */
+        /** The interface exists with this MTU, index and link type: after a change of any, or when it came back. */
         void present(Link link);
 
         /** The interface is gone (deleted or renamed). */
@@ -162,7 +162,7 @@ public final class LinkMonitor implements AutoCloseable {
             if (before != null) {
                 listener.gone(name);
             }
-        } else if (before == null || before.mtu() != link.mtu() || before.index() != link.index()) {
+        } else if (before == null || before.mtu() != link.mtu() || before.index() != link.index() || before.type() != link.type()) {
             listener.present(link);
         }
     }
