@@ -455,8 +455,8 @@ class AttachLabIT {
                 int index = ifindex("tm0");
                 Lab.awaitLog(daemon.logFile(), "attached to tm0 (index " + index + ")", Duration.ofSeconds(5));
                 tm0.linkType(ARPHRD_IPGRE);
-                String refusal = "warning: tm0 has link type 778 (ARPHRD_IPGRE), which tcpmssd cannot attach to; tm0 (index "
-                        + index + ") is not clamped";
+                String refusal = "warning: tm0 has link type 778 (ARPHRD_IPGRE), which tcpmssd cannot attach to; not attached to tm0 (index "
+                        + index + ")";
                 Lab.awaitLog(daemon.logFile(), refusal, Duration.ofSeconds(5));
                 assertThat(TCX.ours(index, Hook.EGRESS)).isEmpty();
                 assertThat(lockFiles()).isEmpty();

@@ -36,10 +36,12 @@ import net.tcpmssd.packet.Outcome;
  *
  * <p>The interfaces are followed by name ({@link LinkMonitor}), since the ones with small MTUs
  * come and go: a PPPoE reconnect deletes ppp0 and makes a new one, with a new index, and the
- * kernel drops a device's tc and tcx programs with the device (dev_xdp_uninstall() and
- * tcx_uninstall() at unregister). Once attached, an interface of a followed name that appears
- * is attached to the moment its RTM_NEWLINK arrives, and the served-interface lock moves with
- * it; one that goes releases its lock.
+ * kernel drops a device's programs with the device (unregister_netdevice_many_notify() calls
+ * dev_shutdown(), which destroys the clsact qdisc and its filters, and dev_tcx_uninstall()).
+ * Once attached, an interface of a followed name that appears is attached to the moment its
+ * RTM_NEWLINK arrives (pppd makes ppp0 before it negotiates IPCP and brings it up, so no SYN
+ * can pass before), and the served-interface lock moves with it; one that goes releases its
+ * lock.
  *
  * <p>How the attachment is chosen: tcx where the kernel has it, found by asking it for an
  * egress chain (BPF_PROG_QUERY); a kernel before 6.6, or one built without CONFIG_NET_XGRESS,
@@ -329,7 +331,7 @@ public final class KernelDataPath implements AutoCloseable {
                 log.info("attached to " + name + " (index " + link.index() + ")");
             }
         } catch (AttachException e) {
-            log.warning(e.getMessage() + "; " + name + " (index " + one.triedIndex + ") is not clamped");
+            log.warning(e.getMessage() + "; not attached to " + name + " (index " + one.triedIndex + ")");
             if (one.lock != null && one.attachedIndex != one.lockIndex) {
                 one.lock.close(); // not served by us: another daemon may
                 one.lock = null;
