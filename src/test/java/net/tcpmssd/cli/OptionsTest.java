@@ -216,6 +216,13 @@ class OptionsTest {
         assertThat(Options.parse("-p", "1", "-m", "1280", "--queue-length", "1").queueLength()).isEqualTo(1);
     }
 
+    @Test
+    void leadingZerosAreDecimalUpToNineDigits() throws Exception {
+        // strtol(3) base 10 reads them as the number; nine digits always fit the int they are read into.
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--queue-length", "001000000").queueLength()).isEqualTo(1_000_000);
+        assertThat(Options.parse("-p", "010", "-m", "1280").queue()).isEqualTo(10);
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"0", "1000001", "9999999999", "-1", "1e6", ""})
     void invalidQueueLength(String length) {
@@ -223,7 +230,7 @@ class OptionsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"ppp0", "eth0.100", "wg-home", "123456789012345", "-b", "=eth0", "caf\u00e9"})
+    @ValueSource(strings = {"ppp0", "eth0.100", "wg-home", "123456789012345", "-b", "=eth0", "caf\u00e9", "x", ".a", "..."})
     void validInterfaceNames(String name) throws Exception {
         assertThat(Options.parse("-p", "1", "-i", name).interfaceName()).isEqualTo(name);
     }
@@ -238,6 +245,7 @@ class OptionsTest {
         assertInvalid("invalid interface name \"eth0:1\"" + rule, "-p", "1", "-i", "eth0:1");
         assertInvalid("invalid interface name \"a/b\"" + rule, "-p", "1", "-i", "a/b");
         assertInvalid("invalid interface name \"..\"" + rule, "-p", "1", "-i", "..");
+        assertInvalid("invalid interface name \".\"" + rule, "-p", "1", "-i", ".");
         assertInvalid("invalid interface name \"a\\x1b[2Jb\"" + rule, "-p", "1", "-i", "a\u001b[2Jb");
         assertInvalid("invalid interface name \"a\\tb\\\\\\\"\"" + rule, "-p", "1", "-i", "a\tb\\\"");
         // 15 characters but 16 bytes in UTF-8: IFNAMSIZ counts bytes
@@ -301,7 +309,8 @@ class OptionsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"[::1:9815", "::1]:9815", "[[::1]:9815"})
+    // Without its opening bracket, 2001:db8::1] must not be read as [001:db8::1], its first and last characters dropped.
+    @ValueSource(strings = {"[::1:9815", "::1]:9815", "[[::1]:9815", "2001:db8::1]:9815"})
     void unbalancedBracketsAreNoMetricsAddress(String address) {
         assertThatThrownBy(() -> Options.parse("-p", "1", "-m", "1280", "--metrics", address))
                 .isInstanceOfSatisfying(UsageException.class,

@@ -201,11 +201,15 @@ class AttributesTest {
     }
 
     @Test
-    void anInvertedRegionHasNoAttributesAndIsBroken() {
+    void anInvertedRegionHasNoAttributesAndIsBrokenButAnEmptyOneIsWhole() {
         MemorySegment m = segment(attribute(1, u32(1)));
         Attributes a = new Attributes().over(m, 8, 4);
         assertThat(a.next()).isFalse();
         assertThat(a.broken()).isTrue();
+        // A message of its fixed header and no attributes (an RTM_DELLINK may carry none) is whole.
+        a.over(m, 8, 8);
+        assertThat(a.next()).isFalse();
+        assertThat(a.broken()).isFalse();
     }
 
     @Test
@@ -217,5 +221,62 @@ class AttributesTest {
         a.over(m, 0, m.byteSize());
         assertThat(a.broken()).isFalse();
         assertThat(a.next()).isTrue();
+    }
+
+    @Test
+    void eachWidthIsReadAtItsOffsetInThePayload() {
+        // struct-like payloads (nfqnl_msg_packet_hdr, rtnl_link_stats) hold fields after the first.
+        Attributes a = over(attribute(1, u32(0), u16(0xbeef), be16(0x1234), u32(0xcafe_f00d), be32(0x89ab_cdef)));
+        a.next();
+        assertThat(a.u16(4)).isEqualTo(0xbeef);
+        assertThat(a.be16(6)).isEqualTo(0x1234);
+        assertThat(a.u32(8)).isEqualTo(0xcafe_f00d);
+        assertThat(a.be32(12)).isEqualTo(0x89ab_cdef);
+        assertThat(a.truncated()).isFalse();
+    }
+
+    @Test
+    void aSixteenBitReadPastThePayloadReadsNotTheBytesAfterIt() {
+        // One byte of payload; what follows it (padding, or in a nest the next attribute) is not it.
+        byte[] bytes = concat(rawAttribute(5, 1, u8(0x11)), u8(0x22), u8(0x33), u8(0x44), attribute(2, u32(-1)));
+        Attributes a = over(bytes);
+        a.next();
+        assertThat(a.u16(0)).isZero();
+        assertThat(a.truncated()).isTrue();
+        Attributes b = over(bytes);
+        b.next();
+        assertThat(b.be16(0)).isZero();
+        assertThat(b.truncated()).isTrue();
+        assertThat(b.next()).isTrue();
+        assertThat(b.u32(0)).isEqualTo(-1);
+    }
+
+    @Test
+    void aNegativeOffsetReadsNothingBeforeThePayload() {
+        // Before the payload lies the attribute's own header (length 8, type 0x0101): not a value.
+        for (int at : new int[] {-1, -2, -4}) {
+            Attributes a = over(attribute(0x0101, u32(7)));
+            a.next();
+            assertThat(a.u8(at)).as("u8(%d)", at).isZero();
+            assertThat(a.truncated()).isTrue();
+            a = over(attribute(0x0101, u32(7)));
+            a.next();
+            assertThat(a.u16(at)).as("u16(%d)", at).isZero();
+            assertThat(a.truncated()).isTrue();
+            a = over(attribute(0x0101, u32(7)));
+            a.next();
+            assertThat(a.u32(at)).as("u32(%d)", at).isZero();
+            assertThat(a.truncated()).isTrue();
+        }
+    }
+
+    @Test
+    void aHeaderOfOneByteAtTheSegmentsEndIsNotRead() {
+        // The region ends one byte into a header, and so do the bytes: reading nla_len would fail.
+        byte[] bytes = concat(attribute(1, u32(1)), u8(8));
+        Attributes a = over(bytes);
+        assertThat(a.next()).isTrue();
+        assertThat(a.next()).isFalse();
+        assertThat(a.broken()).isTrue();
     }
 }

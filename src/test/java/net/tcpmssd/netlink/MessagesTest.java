@@ -38,6 +38,7 @@ class MessagesTest {
         assertThat(m.type()).isEqualTo(Netlink.NLMSG_DONE);
         assertThat(m.at()).isEqualTo(32);
         assertThat(m.last()).isTrue();
+        assertThat(m.end()).isEqualTo(datagram.length);
         assertThat(m.next()).isFalse();
         assertThat(m.broken()).isFalse();
     }
@@ -109,6 +110,8 @@ class MessagesTest {
         assertThat(error(new byte[] {(byte) 0xed, (byte) 0xff, (byte) 0xff})).isEqualTo(Messages.MALFORMED);
         assertThat(error(u32(5))).isEqualTo(Messages.MALFORMED);
         assertThat(error(u32(-5000))).isEqualTo(Messages.MALFORMED);
+        assertThat(error(u32(-4095))).as("MAX_ERRNO").isEqualTo(4095);
+        assertThat(error(u32(-4096))).as("one past MAX_ERRNO").isEqualTo(Messages.MALFORMED);
     }
 
     private static int error(byte[] payload) {
@@ -116,5 +119,16 @@ class MessagesTest {
         Messages m = over(datagram, datagram.length);
         assertThat(m.next()).isTrue();
         return m.error();
+    }
+
+    @Test
+    void aFixedHeaderFieldIsReadOnlyFromThePayload() {
+        // Before the payload lie the header's sequence number and port id: no field of the body.
+        byte[] datagram = message(RTM_NEWLINK, 0, 0x5eed, u32(7));
+        Messages m = over(datagram, datagram.length);
+        m.next();
+        assertThat(m.payloadU32(0)).isEqualTo(7);
+        assertThat(m.payloadU32(-8)).isZero();
+        assertThat(m.payloadU32(-1)).isZero();
     }
 }

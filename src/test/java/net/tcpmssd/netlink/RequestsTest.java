@@ -140,5 +140,41 @@ class RequestsTest {
         assertThatThrownBy(() -> ask(0))
                 .isInstanceOfSatisfying(ErrnoException.class, e -> assertThat(e.errno()).isEqualTo(Libc.ETIMEDOUT));
         assertThat(kernel.receives).isGreaterThan(1); // the socket's timeout is not the request's
+        assertThat(requests.strangers()).as("a receive timeout is no datagram from a stranger").isZero();
+    }
+
+    @Test
+    void theSequenceNumberWrapsFromItsMaximumToOneNeverZeroNorNegative() throws Exception {
+        // As after 2^31 - 2 requests: set the counter there rather than make them (a long-lived
+        // daemon does reach it). 0 is what the kernel's notifications carry.
+        java.lang.reflect.Field counter = Requests.class.getDeclaredField("sequence");
+        counter.setAccessible(true);
+        counter.setInt(requests, Integer.MAX_VALUE - 1);
+        kernel.answer(seq -> link(seq, 0, 1)).answer(seq -> link(seq, 0, 2));
+        ask(0);
+        assertThat(kernel.lastSequence()).isEqualTo(Integer.MAX_VALUE);
+        ask(0);
+        assertThat(kernel.lastSequence()).isEqualTo(1);
+        assertThat(replies).containsExactly(1, 2);
+    }
+
+    @Test
+    void theRequestSentIsOneWholePaddedMessage() throws ErrnoException {
+        kernel.answer(seq -> link(seq, 0, 1));
+        requests.begin(RTM_GETLINK, 0).u32(0).u8(7);
+        requests.exchange("test", m -> replies.add(m.payloadU32(0)), m -> others.add(m.sequence()));
+        byte[] sent = kernel.sent.getFirst();
+        assertThat(sent).hasSize(Netlink.HEADER + 8);
+        assertThat(Netlink.wholeMessageLength(MemorySegment.ofArray(sent), 0, sent.length)).isEqualTo(sent.length);
+    }
+
+    @Test
+    void aDoneWithoutAnErrnoEndsTheDumpAsDone() throws ErrnoException {
+        // Kernels before 4.x may send NLMSG_DONE with no int, or one that is no negated errno.
+        kernel.answer(seq -> concat(link(seq, NLM_F_MULTI, 1), message(Netlink.NLMSG_DONE, NLM_F_MULTI, seq)));
+        assertThat(ask(NLM_F_DUMP)).isZero();
+        kernel.answer(seq -> concat(link(seq, NLM_F_MULTI, 2), message(Netlink.NLMSG_DONE, NLM_F_MULTI, seq, u32(24))));
+        assertThat(ask(NLM_F_DUMP)).isZero();
+        assertThat(replies).containsExactly(1, 2);
     }
 }
