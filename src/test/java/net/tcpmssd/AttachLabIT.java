@@ -441,6 +441,39 @@ class AttachLabIT {
     }
 
     /**
+     * Two daemons waiting for the same tm0 (a mistake an operator can make): when it appears,
+     * the served-interface lock lets exactly one attach; the other says who serves it.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void twoDaemonsAwaitingOneInterfaceAttachOnceToIt() throws Exception {
+        inRouter(() -> {
+            try (Tcpmssd one = Tcpmssd.startAttached(lab, "-v", "--wait-for-interface", "--attach", "tm0", "-m", "1280");
+                    Tcpmssd other = Tcpmssd.startAttached(lab, "-v", "--wait-for-interface", "--attach", "tm0", "-m", "1280");
+                    TunDevice tm0 = TunDevice.create("tm0")) {
+                int index = ifindex("tm0");
+                String attached = "attached to tm0 (index " + index + ")";
+                long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+                while (!hasLine(one, attached) && !hasLine(other, attached) && System.nanoTime() < deadline) {
+                    Lab.pause(20);
+                }
+                Tcpmssd winner = hasLine(one, attached) ? one : other;
+                Tcpmssd loser = winner == one ? other : one;
+                Lab.awaitLog(loser.logFile(), "warning: tm0 is already served by pid " + winner.process().pid()
+                        + "; leaving tm0 (index " + index + ") alone", Duration.ofSeconds(5));
+                assertThat(hasLine(loser, attached)).as("the other attached too:\n%s", loser.log()).isFalse();
+                assertThat(TCX.ours(index, Hook.EGRESS)).hasSize(1);
+                assertThat(lockFiles()).hasSize(1);
+            }
+            return null;
+        });
+    }
+
+    private static boolean hasLine(Tcpmssd daemon, String line) {
+        return daemon.log().lines().anyMatch(line::equals);
+    }
+
+    /**
      * An interface whose link type becomes one the program cannot read (a tun's TUNSETLINK, the
      * one way to make such a link here; a re-created one could come so): our program comes off
      * it, that is logged once, not at each notification after, its lock is released, and the
@@ -455,8 +488,8 @@ class AttachLabIT {
                 int index = ifindex("tm0");
                 Lab.awaitLog(daemon.logFile(), "attached to tm0 (index " + index + ")", Duration.ofSeconds(5));
                 tm0.linkType(ARPHRD_IPGRE);
-                String refusal = "warning: tm0 has link type 778 (ARPHRD_IPGRE), which tcpmssd cannot attach to; not attached to tm0 (index "
-                        + index + ")";
+                String refusal = "warning: tm0 has link type 778 (ARPHRD_IPGRE), which tcpmssd cannot attach to; leaving tm0 (index "
+                        + index + ") alone";
                 Lab.awaitLog(daemon.logFile(), refusal, Duration.ofSeconds(5));
                 assertThat(TCX.ours(index, Hook.EGRESS)).isEmpty();
                 assertThat(lockFiles()).isEmpty();

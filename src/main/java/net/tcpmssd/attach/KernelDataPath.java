@@ -331,7 +331,7 @@ public final class KernelDataPath implements AutoCloseable {
                 log.info("attached to " + name + " (index " + link.index() + ")");
             }
         } catch (AttachException e) {
-            log.warning(e.getMessage() + "; not attached to " + name + " (index " + one.triedIndex + ")");
+            log.warning(e.getMessage() + "; leaving " + name + " (index " + one.triedIndex + ") alone");
             if (one.lock != null && one.attachedIndex != one.lockIndex) {
                 one.lock.close(); // not served by us: another daemon may
                 one.lock = null;
