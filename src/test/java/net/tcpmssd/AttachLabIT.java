@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import net.tcpmssd.attach.Attachment;
 import net.tcpmssd.attach.ClsBpfAttachment;
 import net.tcpmssd.attach.Hook;
@@ -358,6 +359,187 @@ class AttachLabIT {
         });
         assertThat(PacketCorpus.ipv4MssValues(syn)).containsExactly(1240);
         assertThat(PacketCorpus.ipv4TcpChecksumValid(syn)).as("TCP checksum on the wire").isTrue();
+    }
+
+    /**
+     * A PPPoE reconnect: ppp0 is deleted and a new one made, with a new index, and the kernel
+     * drops the programs with the old device. Here a tun (bare IP, as ppp is) named tm0 stands
+     * in for it, and the client's SYN toward its peer is read as it leaves the router through
+     * it. The daemon attaches to the new tm0 (egress and, with -b, ingress), moves its lock,
+     * follows its MTU, and at SIGTERM takes its program off the new one.
+     */
+    @ParameterizedTest
+    @EnumSource(AttachmentKind.class)
+    @Timeout(value = 40, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aReCreatedInterfaceIsAttachedToAgainAndItsSynsClamped(AttachmentKind kind) throws Exception {
+        inRouter(() -> {
+            TunDevice first = pppStandIn(1400);
+            try (Tcpmssd daemon = Tcpmssd.startAttached(lab, kind.withOptions("-v", "-b", "--attach", "tm0", "-i", "tm0"))) {
+                int before = ifindex("tm0");
+                assertThat(clientSynThrough(first)).as("through the first tm0").containsExactly(1360);
+                assertThat(lockFiles()).singleElement().asString().endsWith("." + before + ".lock");
+
+                first.close();
+                Lab.awaitLog(daemon.logFile(), "tm0 (index " + before + ") is gone", Duration.ofSeconds(5));
+                assertThat(lockFiles()).as("the lock of the interface gone").isEmpty();
+                try (TunDevice second = pppStandIn(1300)) {
+                    int after = ifindex("tm0");
+                    assertThat(after).as("a new interface").isNotEqualTo(before);
+                    Lab.awaitLog(daemon.logFile(), "attached to tm0 (index " + after + ")", Duration.ofSeconds(5));
+                    Lab.awaitLog(daemon.logFile(), "Maximum MSS: 1260", Duration.ofSeconds(5));
+                    for (Hook hook : Hook.values()) {
+                        assertThat(kind.attachment.ours(after, hook)).as("%s at the new tm0", hook).hasSize(1);
+                    }
+                    assertThat(lockFiles()).singleElement().asString().endsWith("." + after + ".lock");
+                    assertThat(clientSynThrough(second)).as("through the new tm0").containsExactly(1260);
+
+                    assertThat(daemon.stop()).isZero();
+                    for (Hook hook : Hook.values()) {
+                        assertThat(kind.attachment.ours(after, hook)).as("%s at the new tm0 after SIGTERM", hook).isEmpty();
+                    }
+                    assertThat(lockFiles()).isEmpty();
+                }
+            } finally {
+                first.close(); // if an assertion failed before it went
+            }
+            return null;
+        });
+    }
+
+    /**
+     * PPPoE at boot: started before ppp0 (tm0) exists, the daemon attaches to lan0, waits for
+     * tm0, and attaches to it the moment it appears; both are followed on one socket.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void withWaitForInterfaceAMissingInterfaceIsAttachedToWhenItAppears() throws Exception {
+        inRouter(() -> {
+            int lan0 = ifindex("lan0");
+            try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--wait-for-interface", "--attach", "lan0,tm0", "-i", "tm0")) {
+                assertThat(daemon.log()).contains("waiting for interface tm0 to appear, to attach to it",
+                        "attached with tcx to lan0 (egress); waiting for tm0");
+                assertThat(TCX.ours(lan0, Hook.EGRESS)).as("lan0, there from the start").hasSize(1);
+                try (TunDevice tm0 = pppStandIn(1400)) {
+                    int index = ifindex("tm0");
+                    Lab.awaitLog(daemon.logFile(), "attached to tm0 (index " + index + ")", Duration.ofSeconds(5));
+                    Lab.awaitLog(daemon.logFile(), "Maximum MSS: 1360", Duration.ofSeconds(5));
+                    assertThat(clientSynThrough(tm0)).containsExactly(1360);
+                    assertThat(lockFiles()).hasSize(2);
+                    assertThat(daemon.stop()).isZero();
+                    assertThat(TCX.ours(index, Hook.EGRESS)).as("tm0 after SIGTERM").isEmpty();
+                    assertThat(TCX.ours(lan0, Hook.EGRESS)).as("lan0 after SIGTERM").isEmpty();
+                    assertThat(lockFiles()).isEmpty();
+                }
+                assertThat(daemon.log()).doesNotContain("unknown interface");
+            }
+            return null;
+        });
+    }
+
+    /**
+     * Two daemons waiting for the same tm0 (a mistake an operator can make): when it appears,
+     * the served-interface lock lets exactly one attach; the other says who serves it.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void twoDaemonsAwaitingOneInterfaceAttachOnceToIt() throws Exception {
+        inRouter(() -> {
+            try (Tcpmssd one = Tcpmssd.startAttached(lab, "-v", "--wait-for-interface", "--attach", "tm0", "-m", "1280");
+                    Tcpmssd other = Tcpmssd.startAttached(lab, "-v", "--wait-for-interface", "--attach", "tm0", "-m", "1280");
+                    TunDevice tm0 = TunDevice.create("tm0")) {
+                int index = ifindex("tm0");
+                String attached = "attached to tm0 (index " + index + ")";
+                long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+                while (!hasLine(one, attached) && !hasLine(other, attached) && System.nanoTime() < deadline) {
+                    Lab.pause(20);
+                }
+                Tcpmssd winner = hasLine(one, attached) ? one : other;
+                Tcpmssd loser = winner == one ? other : one;
+                Lab.awaitLog(loser.logFile(), "warning: tm0 is already served by pid " + winner.process().pid()
+                        + "; leaving tm0 (index " + index + ") alone", Duration.ofSeconds(5));
+                assertThat(hasLine(loser, attached)).as("the other attached too:\n%s", loser.log()).isFalse();
+                assertThat(TCX.ours(index, Hook.EGRESS)).hasSize(1);
+                assertThat(lockFiles()).hasSize(1);
+            }
+            return null;
+        });
+    }
+
+    private static boolean hasLine(Tcpmssd daemon, String line) {
+        return daemon.log().lines().anyMatch(line::equals);
+    }
+
+    /**
+     * An interface whose link type becomes one the program cannot read (a tun's TUNSETLINK, the
+     * one way to make such a link here; a re-created one could come so): our program comes off
+     * it, that is logged once, not at each notification after, its lock is released, and the
+     * daemon runs on.
+     */
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void anInterfaceOfALinkTypeTcpmssdCannotReadIsLoggedOnceAndLeftAlone() throws Exception {
+        inRouter(() -> {
+            try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--wait-for-interface", "--attach", "tm0", "-m", "1280");
+                    TunDevice tm0 = TunDevice.create("tm0")) {
+                int index = ifindex("tm0");
+                Lab.awaitLog(daemon.logFile(), "attached to tm0 (index " + index + ")", Duration.ofSeconds(5));
+                tm0.linkType(ARPHRD_IPGRE);
+                String refusal = "warning: tm0 has link type 778 (ARPHRD_IPGRE), which tcpmssd cannot attach to; leaving tm0 (index "
+                        + index + ") alone";
+                Lab.awaitLog(daemon.logFile(), refusal, Duration.ofSeconds(5));
+                assertThat(TCX.ours(index, Hook.EGRESS)).isEmpty();
+                assertThat(lockFiles()).isEmpty();
+                lab.sh(ROUTER, "ip link set tm0 mtu 1400 && ip link set tm0 up"); // more RTM_NEWLINKs of it
+                Lab.pause(500);
+                assertThat(daemon.log().lines().filter(refusal::equals).count()).as("refusals logged").isEqualTo(1);
+                assertThat(daemon.process().isAlive()).isTrue();
+            }
+            return null;
+        });
+    }
+
+    /** The two attachments, and the option that chooses each. */
+    enum AttachmentKind {
+        TCX_LINKLESS(TCX),
+        CLSACT_CLS_BPF(CLS_BPF, "--cls-bpf");
+
+        final Attachment attachment;
+        final List<String> options;
+
+        AttachmentKind(Attachment attachment, String... options) {
+            this.attachment = attachment;
+            this.options = List.of(options);
+        }
+
+        String[] withOptions(String... args) {
+            return Stream.concat(Stream.of(args), options.stream()).toArray(String[]::new);
+        }
+    }
+
+    /**
+     * tm0, a tun made in the calling thread's namespace (the router's), up with this MTU and a
+     * point-to-point route to its peer 192.0.2.211, as pppd sets up ppp0; it goes when closed.
+     */
+    private TunDevice pppStandIn(int mtu) throws Exception {
+        TunDevice tun = TunDevice.create("tm0");
+        try {
+            lab.sh(ROUTER, "ip link set tm0 mtu " + mtu + " && ip addr add 192.0.2.210/32 peer 192.0.2.211 dev tm0 && ip link set tm0 up");
+        } catch (RuntimeException | Error e) {
+            tun.close();
+            throw e;
+        }
+        return tun;
+    }
+
+    /** The MSS values of the client's SYN toward tm0's peer, forwarded by the router: read from the tun. */
+    private List<Integer> clientSynThrough(TunDevice tun) throws Exception {
+        Process connect = lab.spawn(CLIENT, lab.scratch().resolve("tm0-connect-" + System.nanoTime()), "timeout", "5", "bash", "-c",
+                "exec 3<>/dev/tcp/192.0.2.211/9");
+        try {
+            return java.util.Arrays.stream(PacketCorpus.ipv4MssValues(tun.nextIpv4Syn())).boxed().toList();
+        } finally {
+            connect.destroy();
+        }
     }
 
     /** The same clamping, forced to clsact/cls_bpf (--cls-bpf), as on a kernel without tcx; SIGTERM removes the filter. */

@@ -8,7 +8,7 @@ public final class AttachException extends Exception {
 
     private final String verifierLog;
 
-    AttachException(String message) {
+    public AttachException(String message) {
         this(message, null);
     }
 

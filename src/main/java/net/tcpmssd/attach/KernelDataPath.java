@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import net.tcpmssd.bpf.BpfProgram;
 import net.tcpmssd.bpf.ClampMaps;
 import net.tcpmssd.bpf.ClampProgram;
@@ -20,7 +19,7 @@ import net.tcpmssd.bpf.VerifierException;
 import net.tcpmssd.mss.FlatRoutes;
 import net.tcpmssd.mss.MssLog;
 import net.tcpmssd.netlink.Link;
-import net.tcpmssd.netlink.Links;
+import net.tcpmssd.netlink.LinkMonitor;
 import net.tcpmssd.netlink.RouteTable;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
@@ -34,71 +33,110 @@ import net.tcpmssd.packet.Outcome;
  * counters and the -v events, and decides at its stop whether the programs go or stay.
  *
  * <p>Start-up runs in two steps, so that every error is found before anything attached is
- * touched: {@link #prepare} resolves the interfaces, loads maps and programs and chooses the
- * attachment; {@link #attach} then puts the programs in place, each replacing tcpmssd's old one
- * with no gap.
+ * touched: {@link #prepare} resolves the interfaces, takes their locks, loads maps and programs
+ * and chooses the attachment; {@link #attach} then puts the programs in place, each replacing
+ * tcpmssd's old one with no gap.
  *
- * <p>How the attachment is chosen: tcx where the kernel has it, found by asking it for the
- * first interface's egress chain (BPF_PROG_QUERY); a kernel before 6.6, or one built without
- * CONFIG_NET_XGRESS, answers that with EINVAL (an attach type it does not know), and then the
- * clsact qdisc with a direct-action cls_bpf filter ({@link ClsBpfAttachment}) is used; a kernel
- * that has neither says so at the first attach. {@code --cls-bpf} forces the latter.
+ * <p>The interfaces are followed by name ({@link LinkMonitor}), since the ones with small MTUs
+ * come and go: a PPPoE reconnect deletes ppp0 and makes a new one, with a new index, and the
+ * kernel drops a device's programs with the device (unregister_netdevice_many_notify() calls
+ * dev_shutdown(), which destroys the clsact qdisc and its filters, and dev_tcx_uninstall()).
+ * Once attached, an interface of a followed name that appears is attached to the moment its
+ * RTM_NEWLINK arrives (pppd makes ppp0 before it negotiates IPCP and brings it up, so no SYN
+ * can pass before), and the served-interface lock moves with it; one that goes releases its
+ * lock.
+ *
+ * <p>How the attachment is chosen: tcx where the kernel has it, found by asking it for an
+ * egress chain (BPF_PROG_QUERY); a kernel before 6.6, or one built without CONFIG_NET_XGRESS,
+ * answers that with EINVAL (an attach type it does not know), and then the clsact qdisc with a
+ * direct-action cls_bpf filter ({@link ClsBpfAttachment}) is used; a kernel that has neither
+ * says so at the first attach. {@code --cls-bpf} forces the latter.
  */
 public final class KernelDataPath implements AutoCloseable {
 
     private static final int ENOENT = 2;
     private static final int EINVAL = 22;
     private static final int EOPNOTSUPP = 95;
+    /** Loopback's index in every network namespace (it is registered first): where tcx is asked about while no interface is there. */
+    private static final int LOOPBACK_INDEX = 1;
     /** How often -v's events are taken from the ring: 8,192 fit in it, far more than 100 ms of SYNs logged one line each. */
     private static final long EVENT_PERIOD_MILLIS = 100;
 
-    /** An interface to attach to: its name as given, its index and where its IP header starts. */
-    public record Target(String name, int ifindex, LinkType linkType) {}
+    /** The lock that tells other daemons an interface is served (BEHAVIOUR §7), by its index in this network namespace. */
+    @FunctionalInterface
+    public interface ServedLocks {
+        /** Takes the lock of the interface {@code name} has now; refused, in a line naming the holder, while a live daemon holds it. */
+        Lock take(String name, int ifindex) throws AttachException;
+    }
 
-    private final List<Target> targets;
+    /** A served-interface lock held. */
+    public interface Lock extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /** One --attach interface, followed by its name. Guarded by the KernelDataPath. */
+    private static final class Served {
+        final String name;
+        /** As rtnetlink last told it; null while there is no interface of this name. */
+        Link link;
+        /** The index and link type last tried, attached to or refused (a link type, a lock, an error): each appearance is tried once. */
+        int triedIndex;
+        int triedType;
+        /** The index whose hooks have our program; 0: none. */
+        int attachedIndex;
+        /** The lock of {@link #lockIndex}, while held. */
+        Lock lock;
+        int lockIndex;
+
+        Served(String name) {
+            this.name = name;
+        }
+    }
+
+    private final List<Served> served;
     private final boolean bothDirections;
+    private final boolean addMss;
+    private final ServedLocks locks;
+    private final MssLog log;
     private final ClampMaps maps;
     /** --pmtu: the routes the programs clamp by, or null for the uniform maximum. */
     private final PathMtuMaps paths;
-    private final Map<LinkType, BpfProgram> programs;
-    /** --pmtu with -b: the programs for ingress, which know no outgoing interface; empty otherwise (the same program both ways). */
-    private final Map<LinkType, BpfProgram> ingressPrograms;
-    private final Attachment attachment;
-    private final String attachmentName;
+    private final Map<LinkType, BpfProgram> programs = new EnumMap<>(LinkType.class); // guarded by this
+    /** --pmtu with -b: the programs for ingress, which know no outgoing interface. Guarded by this. */
+    private final Map<LinkType, BpfProgram> ingressPrograms = new EnumMap<>(LinkType.class);
+    private Attachment attachment;
+    private String attachmentName;
     /** The other kind, where it can be asked: a program of ours left there by an earlier daemon is removed. */
-    private final Attachment otherAttachment;
-    private final boolean kernelHasTcx;
+    private Attachment otherAttachment;
+    private boolean kernelHasTcx;
+    private LinkMonitor monitor;
+    /** Between {@link #attach} and the stop: an interface that appears is attached to. Guarded by this. */
+    private boolean following;
     private volatile Thread eventThread;
     private volatile boolean closing;
 
-    private KernelDataPath(List<Target> targets, boolean bothDirections, ClampMaps maps, PathMtuMaps paths,
-            Map<LinkType, BpfProgram> programs, Map<LinkType, BpfProgram> ingressPrograms, Attachment attachment,
-            String attachmentName, Attachment otherAttachment, boolean kernelHasTcx) {
-        this.targets = targets;
+    private KernelDataPath(List<String> interfaces, boolean bothDirections, boolean addMss, ServedLocks locks, MssLog log,
+            ClampMaps maps, PathMtuMaps paths) {
+        this.served = interfaces.stream().map(Served::new).toList();
         this.bothDirections = bothDirections;
+        this.addMss = addMss;
+        this.locks = locks;
+        this.log = log;
         this.maps = maps;
         this.paths = paths;
-        this.programs = programs;
-        this.ingressPrograms = ingressPrograms;
-        this.attachment = attachment;
-        this.attachmentName = attachmentName;
-        this.otherAttachment = otherAttachment;
-        this.kernelHasTcx = kernelHasTcx;
     }
 
-
     /**
-     * Resolves the interfaces, loads the maps and programs and chooses the attachment; attaches
-     * nothing. Every failure is one line (BEHAVIOUR §7's start-up errors). With {@code pmtu} the
-     * programs clamp by the routes that {@link #setRoutes} gives them, changing nothing before
-     * the first.
+     * Starts following the interfaces, takes the lock of each one there, loads the maps and
+     * programs and chooses the attachment; attaches nothing. Every failure is one line
+     * (BEHAVIOUR §7's start-up errors). An interface missing now is refused, or with
+     * {@code waitForThem} (--wait-for-interface) waited for: logged, and attached to when it
+     * appears. With {@code pmtu} the programs clamp by the routes that {@link #setRoutes} gives
+     * them, changing nothing before the first.
      */
     public static KernelDataPath prepare(List<String> interfaces, boolean bothDirections, boolean addMss, boolean forceClsBpf,
-            boolean pmtu) throws AttachException {
-        List<Target> targets = new ArrayList<>();
-        for (String name : interfaces) {
-            targets.add(target(name));
-        }
+            boolean pmtu, boolean waitForThem, ServedLocks locks, MssLog log) throws AttachException {
         ClampMaps maps;
         try {
             maps = ClampMaps.create();
@@ -106,52 +144,75 @@ public final class KernelDataPath implements AutoCloseable {
             throw refusal("can't create the BPF maps", e);
         }
         PathMtuMaps paths = null;
-        Map<LinkType, BpfProgram> programs = new EnumMap<>(LinkType.class);
-        Map<LinkType, BpfProgram> ingressPrograms = new EnumMap<>(LinkType.class);
+        if (pmtu) {
+            try {
+                paths = PathMtuMaps.create();
+            } catch (ErrnoException e) {
+                maps.close();
+                throw refusal("can't create the BPF maps of --pmtu", e);
+            }
+        }
+        KernelDataPath path = new KernelDataPath(interfaces, bothDirections, addMss, locks, log, maps, paths);
         try {
-            if (pmtu) {
-                try {
-                    paths = PathMtuMaps.create();
-                } catch (ErrnoException e) {
-                    throw refusal("can't create the BPF maps of --pmtu", e);
-                }
-            }
-            for (Target target : targets) {
-                if (!programs.containsKey(target.linkType())) {
-                    programs.put(target.linkType(), load(target.linkType(), maps, addMss, paths, false));
-                    if (paths != null && bothDirections) {
-                        ingressPrograms.put(target.linkType(), load(target.linkType(), maps, addMss, paths, true));
-                    }
-                }
-            }
-            boolean hasTcx = hasTcx(targets.getFirst());
-            Attachment clsBpf = new ClsBpfAttachment();
+            path.follow(waitForThem);
+            Served first = path.served.stream().filter(s -> s.link != null).findFirst().orElse(null);
+            boolean hasTcx = hasTcx(first == null ? "lo" : first.name, first == null ? LOOPBACK_INDEX : first.link.index());
             boolean useTcx = hasTcx && !forceClsBpf;
-            return new KernelDataPath(List.copyOf(targets), bothDirections, maps, paths, programs, ingressPrograms,
-                    useTcx ? new TcxAttachment() : clsBpf, useTcx ? "tcx" : "clsact/cls_bpf",
-                    useTcx ? clsBpf : hasTcx ? new TcxAttachment() : null, hasTcx);
+            Attachment clsBpf = new ClsBpfAttachment();
+            path.attachment = useTcx ? new TcxAttachment() : clsBpf;
+            path.attachmentName = useTcx ? "tcx" : "clsact/cls_bpf";
+            path.otherAttachment = useTcx ? clsBpf : hasTcx ? new TcxAttachment() : null;
+            path.kernelHasTcx = hasTcx;
+            return path;
         } catch (AttachException | RuntimeException e) {
-            programs.values().forEach(BpfProgram::close);
-            ingressPrograms.values().forEach(BpfProgram::close);
-            if (paths != null) {
-                paths.close();
-            }
-            maps.close();
+            path.close();
             throw e;
         }
     }
 
-    private static Target target(String name) throws AttachException {
-        Optional<Link> link;
+    /**
+     * Subscribes to the link notifications, then, for each interface there, checks its link
+     * type, loads its program and takes its lock: a change meanwhile is caught up with at
+     * {@link #attach}.
+     */
+    private void follow(boolean waitForThem) throws AttachException {
         try {
-            link = Links.byName(name);
+            monitor = LinkMonitor.start(served.stream().map(s -> s.name).toList(), new LinkMonitor.Listener() {
+                @Override
+                public void present(Link link) {
+                    changed(link.name(), link);
+                }
+
+                @Override
+                public void gone(String name) {
+                    changed(name, null);
+                }
+
+                @Override
+                public void error(ErrnoException e) {
+                    log.warning("following the --attach interfaces: " + e.getMessage());
+                }
+            });
         } catch (ErrnoException e) {
-            throw new AttachException("can't look up interface " + name + ": " + e.getMessage());
+            throw new AttachException("can't follow the interfaces through rtnetlink: " + e.getMessage());
         }
-        if (link.isEmpty()) {
-            throw new AttachException("unknown interface " + name);
+        synchronized (this) {
+            for (Served one : served) {
+                one.link = monitor.current(one.name).orElse(null);
+                if (one.link == null && !waitForThem) {
+                    throw new AttachException("unknown interface " + one.name);
+                }
+                if (one.link == null) {
+                    log.info("waiting for interface " + one.name + " to appear, to attach to it");
+                    continue;
+                }
+                LinkType linkType = linkType(one.link);
+                program(linkType);
+                ingressProgram(linkType);
+                one.lock = locks.take(one.name, one.link.index());
+                one.lockIndex = one.link.index();
+            }
         }
-        return new Target(name, link.get().index(), linkType(link.get()));
     }
 
     /**
@@ -196,16 +257,55 @@ public final class KernelDataPath implements AutoCloseable {
     }
 
     /** True if the kernel knows tcx: it answers a query of the hook instead of EINVAL. */
-    private static boolean hasTcx(Target target) throws AttachException {
+    private static boolean hasTcx(String name, int ifindex) throws AttachException {
         try {
-            Tcx.query(target.ifindex(), TcxHook.EGRESS);
+            Tcx.query(ifindex, TcxHook.EGRESS);
             return true;
         } catch (ErrnoException e) {
             if (e.errno() == EINVAL || e.errno() == EOPNOTSUPP) {
                 return false;
             }
-            throw refusal("can't ask the kernel what is attached to " + target.name(), e);
+            throw refusal("can't ask the kernel what is attached to " + name, e);
         }
+    }
+
+    /** The program for this link type, loaded the first time one is needed. */
+    private synchronized BpfProgram program(LinkType linkType) throws AttachException {
+        BpfProgram program = programs.get(linkType);
+        if (program == null) {
+            program = load(linkType, maps, addMss, paths, false);
+            programs.put(linkType, program);
+        }
+        return program;
+    }
+
+    /** The program for ingress: the same one, but with --pmtu, which at ingress knows no outgoing interface. */
+    private synchronized BpfProgram ingressProgram(LinkType linkType) throws AttachException {
+        if (paths == null || !bothDirections) {
+            return program(linkType);
+        }
+        BpfProgram program = ingressPrograms.get(linkType);
+        if (program == null) {
+            program = load(linkType, maps, addMss, paths, true);
+            ingressPrograms.put(linkType, program);
+        }
+        return program;
+    }
+
+    /**
+     * --pmtu: the routes and interfaces for the next SYN, flattened (FlatRoutes) into a new
+     * table that replaces the old one whole. On failure the old one stays in force. Called by
+     * the route mirror's thread (and once at the start), never two at once.
+     */
+    public void setRoutes(RouteTable table) throws ErrnoException {
+        PathMtuMaps.Table next = paths.begin();
+        try {
+            FlatRoutes.fill(table, next);
+        } catch (ErrnoException | RuntimeException e) {
+            next.close();
+            throw e;
+        }
+        paths.publish(next);
     }
 
     /**
@@ -241,10 +341,6 @@ public final class KernelDataPath implements AutoCloseable {
         return (capabilities >>> capability & 1) != 0;
     }
 
-    public List<Target> targets() {
-        return targets;
-    }
-
     /** The netns of the calling thread, as the kernel's inode number of it: with an ifindex, what names one interface. */
     public static long networkNamespace() throws AttachException {
         try {
@@ -261,65 +357,119 @@ public final class KernelDataPath implements AutoCloseable {
     }
 
     /**
-     * --pmtu: the routes and interfaces for the next SYN, flattened (FlatRoutes) into a new
-     * table that replaces the old one whole. On failure the old one stays in force. Called by
-     * the route mirror's thread (and once at the start); synchronized so that two calls never
-     * fill at once.
+     * Puts the programs in place at every interface there: at egress, and at ingress with -b;
+     * without -b a program of ours at ingress (left by a daemon that had -b) is taken away, and
+     * so is one of ours under the other kind of attachment, so that SIGTERM later leaves
+     * nothing. From here on the interfaces are followed: one that appears is attached to.
      */
-    public synchronized void setRoutes(RouteTable table) throws ErrnoException {
-        PathMtuMaps.Table next = paths.begin();
-        try {
-            FlatRoutes.fill(table, next);
-        } catch (ErrnoException | RuntimeException e) {
-            next.close();
-            throw e;
+    public synchronized void attach() throws AttachException {
+        following = true;
+        for (Served one : served) {
+            reconcile(one);
         }
-        paths.publish(next);
+    }
+
+    /** rtnetlink says {@code name} changed, came or ({@code link} null) went: on the monitor's thread. */
+    private synchronized void changed(String name, Link link) {
+        Served one = served.stream().filter(s -> s.name.equals(name)).findFirst().orElseThrow();
+        one.link = link;
+        if (!following) {
+            return; // still starting (attach() catches up with it), or stopping
+        }
+        try {
+            if (reconcile(one)) {
+                log.info("attached to " + name + " (index " + link.index() + ")");
+            }
+        } catch (AttachException e) {
+            log.warning(e.getMessage() + "; leaving " + name + " (index " + one.triedIndex + ") alone");
+            if (one.lock != null && one.attachedIndex != one.lockIndex) {
+                one.lock.close(); // not served by us: another daemon may
+                one.lock = null;
+            }
+        }
     }
 
     /**
-     * Puts the programs in place at every interface: at egress, and at ingress with -b; without
-     * -b a program of ours at ingress (left by a daemon that had -b) is taken away, and so is
-     * one of ours under the other kind of attachment, so that SIGTERM later leaves nothing.
+     * Brings one interface to what rtnetlink last said: the lock of an interface that went is
+     * released (the kernel dropped our program with the device), and an interface, or a link
+     * type (a tun's TUNSETLINK), not tried yet is attached to, once; a type tcpmssd cannot read
+     * has our program taken off. True if it was attached to now.
      */
-    public void attach() throws AttachException {
-        for (Target target : targets) {
-            for (Hook hook : Hook.values()) {
-                BpfProgram program = (hook == Hook.INGRESS ? ingressPrograms : programs).getOrDefault(target.linkType(),
-                        programs.get(target.linkType()));
-                String where = target.name() + " (" + attachmentName + " " + hook.name().toLowerCase(java.util.Locale.ROOT) + ")";
-                try {
-                    if (hook == Hook.EGRESS || bothDirections) {
-                        attachment.attach(program, target.ifindex(), hook);
-                    } else {
-                        attachment.detach(target.ifindex(), hook);
-                    }
-                } catch (ErrnoException e) {
-                    // A kernel without the clsact qdisc or the cls_bpf classifier (not built, no
-                    // module) answers that it knows no such kind: ENOENT (or EOPNOTSUPP).
-                    if (!(attachment instanceof TcxAttachment) && (e.errno() == ENOENT || e.errno() == EOPNOTSUPP)) {
-                        throw new AttachException("no way to attach to " + target.name() + ": "
-                                + (kernelHasTcx ? "" : "the kernel has no tcx (Linux 6.6 and later, CONFIG_NET_XGRESS), and ")
-                                + "it refused a clsact qdisc with a cls_bpf filter (CONFIG_NET_SCH_INGRESS, CONFIG_NET_CLS_BPF): "
-                                + e.getMessage());
-                    }
-                    throw refusal("can't attach to " + where, e);
+    private boolean reconcile(Served one) throws AttachException {
+        int index = one.link == null ? 0 : one.link.index();
+        if (one.lock != null && one.lockIndex != index) {
+            if (one.attachedIndex == one.lockIndex) {
+                log.info(one.name + " (index " + one.lockIndex + ") is gone, and the kernel dropped our program with it;"
+                        + " attaching again when it comes back");
+            }
+            one.lock.close();
+            one.lock = null;
+            one.attachedIndex = 0;
+        }
+        if (index == 0 || (index == one.triedIndex && one.link.type() == one.triedType)) {
+            return false;
+        }
+        one.triedIndex = index;
+        one.triedType = one.link.type();
+        LinkType linkType;
+        try {
+            linkType = linkType(one.link);
+        } catch (AttachException e) {
+            if (one.attachedIndex == index) {
+                detachAt(one.name, index); // its header is no longer the one our program reads
+                one.attachedIndex = 0;
+            }
+            throw e;
+        }
+        BpfProgram program = program(linkType);
+        BpfProgram ingress = ingressProgram(linkType);
+        if (one.lock == null) {
+            one.lock = locks.take(one.name, index);
+            one.lockIndex = index;
+        }
+        attachAt(one.name, index, program, ingress);
+        one.attachedIndex = index;
+        return true;
+    }
+
+    private void attachAt(String name, int ifindex, BpfProgram egress, BpfProgram ingress) throws AttachException {
+        for (Hook hook : Hook.values()) {
+            BpfProgram program = hook == Hook.EGRESS ? egress : ingress;
+            String where = name + " (" + attachmentName + " " + hook.name().toLowerCase(java.util.Locale.ROOT) + ")";
+            try {
+                if (hook == Hook.EGRESS || bothDirections) {
+                    attachment.attach(program, ifindex, hook);
+                } else {
+                    attachment.detach(ifindex, hook);
                 }
-                if (otherAttachment != null) {
-                    try {
-                        otherAttachment.detach(target.ifindex(), hook);
-                    } catch (ErrnoException e) {
-                        // the other kind is not usable here: nothing of ours can be there
-                    }
+            } catch (ErrnoException e) {
+                // A kernel without the clsact qdisc or the cls_bpf classifier (not built, no
+                // module) answers that it knows no such kind: ENOENT (or EOPNOTSUPP).
+                if (!(attachment instanceof TcxAttachment) && (e.errno() == ENOENT || e.errno() == EOPNOTSUPP)) {
+                    throw new AttachException("no way to attach to " + name + ": "
+                            + (kernelHasTcx ? "" : "the kernel has no tcx (Linux 6.6 and later, CONFIG_NET_XGRESS), and ")
+                            + "it refused a clsact qdisc with a cls_bpf filter (CONFIG_NET_SCH_INGRESS, CONFIG_NET_CLS_BPF): "
+                            + e.getMessage());
+                }
+                throw refusal("can't attach to " + where, e);
+            }
+            if (otherAttachment != null) {
+                try {
+                    otherAttachment.detach(ifindex, hook);
+                } catch (ErrnoException e) {
+                    // the other kind is not usable here: nothing of ours can be there
                 }
             }
         }
     }
 
-    /** What the log says once attached: "attached with tcx to wan0, ppp0 (egress)". */
-    public String describe() {
-        return "attached with " + attachmentName + " to " + String.join(", ", targets.stream().map(Target::name).toList())
-                + (bothDirections ? " (egress and ingress)" : " (egress)");
+    /** What the log says once attached: "attached with tcx to wan0, ppp0 (egress)", and the ones still awaited. */
+    public synchronized String describe() {
+        List<String> attached = served.stream().filter(s -> s.attachedIndex != 0).map(s -> s.name).toList();
+        List<String> awaited = served.stream().filter(s -> s.link == null).map(s -> s.name).toList();
+        return "attached with " + attachmentName + " to " + (attached.isEmpty() ? "none yet" : String.join(", ", attached))
+                + (bothDirections ? " (egress and ingress)" : " (egress)")
+                + (awaited.isEmpty() ? "" : "; waiting for " + String.join(", ", awaited));
     }
 
     /** Packets of this IP version with this outcome, summed over the CPUs; -1 if the map cannot be read. */
@@ -355,23 +505,28 @@ public final class KernelDataPath implements AutoCloseable {
         });
     }
 
-    /** SIGTERM: takes our programs away from every hook of every interface; a failure is logged, the rest still done. */
-    public void detach(MssLog log) {
-        for (Target target : targets) {
-            for (Hook hook : Hook.values()) {
-                try {
-                    attachment.detach(target.ifindex(), hook);
-                } catch (ErrnoException e) {
-                    log.warning("can't detach from " + target.name() + " " + hook.name().toLowerCase(java.util.Locale.ROOT) + ": "
-                            + e.getMessage());
-                }
+    /**
+     * SIGTERM: stops following, then takes our programs away from every hook of every interface
+     * served; a failure is logged, the rest still done.
+     */
+    public synchronized void detach() {
+        following = false;
+        for (Served one : served) {
+            if (one.attachedIndex != 0) {
+                detachAt(one.name, one.attachedIndex);
             }
         }
     }
 
-    /** For the tests: the ids of tcpmssd's programs at this hook, under the attachment in use. */
-    public List<Integer> ours(Target target, Hook hook) throws ErrnoException {
-        return attachment.ours(target.ifindex(), hook);
+    /** Takes our programs off every hook of the interface; a failure is logged, the rest still done. */
+    private void detachAt(String name, int ifindex) {
+        for (Hook hook : Hook.values()) {
+            try {
+                attachment.detach(ifindex, hook);
+            } catch (ErrnoException e) {
+                log.warning("can't detach from " + name + " " + hook.name().toLowerCase(java.util.Locale.ROOT) + ": " + e.getMessage());
+            }
+        }
     }
 
     /**
@@ -381,6 +536,12 @@ public final class KernelDataPath implements AutoCloseable {
     @Override
     public void close() {
         closing = true;
+        synchronized (this) {
+            following = false; // SIGUSR2: what appears from now on is left to the next daemon
+        }
+        if (monitor != null) {
+            monitor.close(); // not holding the lock: its thread may be waiting for it
+        }
         Thread events = eventThread;
         if (events != null) {
             events.interrupt();
@@ -390,8 +551,18 @@ public final class KernelDataPath implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        programs.values().forEach(BpfProgram::close);
-        ingressPrograms.values().forEach(BpfProgram::close);
+        synchronized (this) {
+            for (Served one : served) {
+                if (one.lock != null) {
+                    one.lock.close();
+                    one.lock = null;
+                }
+            }
+            programs.values().forEach(BpfProgram::close);
+            programs.clear();
+            ingressPrograms.values().forEach(BpfProgram::close);
+            ingressPrograms.clear();
+        }
         if (paths != null) {
             paths.close();
         }

@@ -113,8 +113,8 @@ public record Options(
         MetricsAddress metrics = g.metrics == null ? null : MetricsAddress.parse(g.metrics);
         if (g.interfaceName != null) {
             InterfaceName.check(g.interfaceName);
-        } else if (g.waitForInterface) {
-            throw UsageException.invalid("--wait-for-interface waits for the interface of -i");
+        } else if (g.waitForInterface && attach == null) {
+            throw UsageException.invalid("--wait-for-interface waits for the interface of -i or --attach");
         }
         MssSource source = g.interfaceName != null ? new InterfaceMtu(g.interfaceName, g.waitForInterface)
                 : g.mtu != null ? new FixedMtu(mtu)
@@ -189,7 +189,8 @@ public record Options(
                 + "                 the kernel has tcx (Linux 6.6 and later)\n"
                 + "  -m mtu         clamp for this MTU (68-65535)\n"
                 + "  -i iface       clamp for this interface's MTU\n"
-                + "  --wait-for-interface  with -i: if the interface is missing, start and wait for it\n"
+                + "  --wait-for-interface  with -i or --attach: if an interface is missing, start\n"
+                + "                 and wait for it\n"
                 + "  -b             treat incoming packets too (PREROUTING, INPUT); default: outgoing only\n"
                 + "  -v             stay in the foreground and log every change to stderr\n"
                 + "  --foreground   stay in the foreground without per-packet lines (for supervisors)\n"

@@ -94,7 +94,6 @@ public final class Daemon {
         Signals.onUser1(this::reportCounters);
         Signals.onUser2(this::stopLeavingAttached);
         Pidfile pidfile = null;
-        List<Pidfile> served = new ArrayList<>();
         MetricsServer metrics = null;
         List<Thread> threads = List.of();
         try {
@@ -107,7 +106,7 @@ public final class Daemon {
                 throw new StartupException(e.getMessage());
             }
             if (options.attach() != null) {
-                prepareKernel(served);
+                prepareKernel();
             } else {
                 for (int i = 0; i < options.queues(); i++) {
                     bind(options.queue() + i);
@@ -149,8 +148,7 @@ public final class Daemon {
             for (QueueState state : queues) {
                 state.queue.close(); // unbind: the kernel forgets us at once, not when the socket is reaped
             }
-            closeKernel();
-            served.forEach(Pidfile::close);
+            closeKernel(); // and with it the served-interface locks
             if (pidfile != null) {
                 pidfile.close();
             }
@@ -341,21 +339,18 @@ public final class Daemon {
     }
 
     /**
-     * --attach, before the pidfile: interfaces, maps, programs and the way to attach, then the
-     * lock of every interface (its network namespace and ifindex), then the maximum into the map.
-     * Nothing attached is touched yet, so a daemon that fails here leaves the running one's
+     * --attach, before the pidfile: interfaces and the lock of every one there (its network
+     * namespace and ifindex), maps, programs and the way to attach, then the maximum into the
+     * map. Nothing attached is touched yet, so a daemon that fails here leaves the running one's
      * programs (or the ones a stopped daemon left) clamping.
      */
-    private void prepareKernel(List<Pidfile> served) throws StartupException, ErrnoException {
+    private void prepareKernel() throws StartupException, ErrnoException {
         try {
-            kernel = KernelDataPath.prepare(options.attach(), options.bothDirections(), options.addMss(), options.clsBpf(),
-                    options.source() instanceof PathMtu);
             long namespace = KernelDataPath.networkNamespace();
             runDirectory();
-            for (KernelDataPath.Target target : kernel.targets()) {
-                Path lock = RUN_DIRECTORY.resolve("served." + namespace + "." + target.ifindex() + ".lock");
-                served.add(Pidfile.acquire(lock, "lock file", pid -> new StartupException(target.name() + " is already served by pid " + pid)));
-            }
+            kernel = KernelDataPath.prepare(options.attach(), options.bothDirections(), options.addMss(), options.clsBpf(),
+                    options.source() instanceof PathMtu, options.waitForInterface(), (name, ifindex) -> servedLock(namespace, name, ifindex),
+                    log);
         } catch (AttachException e) {
             throw new StartupException(e.verifierLog() == null ? e.getMessage() : e.getMessage() + writeVerifierLog(VERIFIER_LOG, e.verifierLog()));
         }
@@ -400,6 +395,16 @@ public final class Daemon {
         }
     }
 
+    /** The lock of an interface served, /run/tcpmssd/served.NETNS.IFINDEX.lock (BEHAVIOUR §7): at start, and when it is re-created. */
+    private static KernelDataPath.Lock servedLock(long namespace, String name, int ifindex) throws AttachException {
+        Path lock = RUN_DIRECTORY.resolve("served." + namespace + "." + ifindex + ".lock");
+        try {
+            return Pidfile.acquire(lock, "lock file", pid -> new StartupException(name + " is already served by pid " + pid))::close;
+        } catch (StartupException e) {
+            throw new AttachException(e.getMessage());
+        }
+    }
+
     private void attachKernel() throws StartupException {
         try {
             kernel.attach();
@@ -436,7 +441,7 @@ public final class Daemon {
             return;
         }
         if (kernelAttached && !leaveAttached) {
-            path.detach(log);
+            path.detach();
         } else if (kernelAttached) {
             log.info(options.source() instanceof PathMtu
                     ? "stopping; the program stays attached, clamping by the routes last written (no longer following changes)"

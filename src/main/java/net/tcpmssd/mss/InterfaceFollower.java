@@ -1,6 +1,7 @@
 package net.tcpmssd.mss;
 
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 import java.util.Optional;
 import net.tcpmssd.netlink.Link;
 import net.tcpmssd.netlink.LinkMonitor;
@@ -34,7 +35,7 @@ final class InterfaceFollower implements MssPolicy {
 
     static InterfaceFollower start(String name, boolean waitForIt, MssLog log) throws ErrnoException, UnknownInterfaceException {
         InterfaceFollower follower = new InterfaceFollower(name, log);
-        follower.monitor = LinkMonitor.start(name, new LinkMonitor.Listener() {
+        follower.monitor = LinkMonitor.start(List.of(name), new LinkMonitor.Listener() {
             @Override
             public void present(Link link) {
                 if (follower.max == null) {
@@ -57,7 +58,7 @@ final class InterfaceFollower implements MssPolicy {
                 log.warning("following interface " + name + ": " + e.getMessage());
             }
         });
-        Optional<Link> link = follower.monitor.current();
+        Optional<Link> link = follower.monitor.current(name);
         if (link.isPresent()) {
             follower.max = MaxMss.forMtu(link.get().mtu());
         } else if (waitForIt) {

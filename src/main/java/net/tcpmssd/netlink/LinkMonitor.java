@@ -3,21 +3,25 @@ package net.tcpmssd.netlink;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
 
 /**
- * Follows one interface, by name, through rtnetlink's link notifications (RTNLGRP_LINK): the
+ * Follows interfaces, by name, through rtnetlink's link notifications (RTNLGRP_LINK): the
  * kernel sends RTM_NEWLINK whenever a link changes (an MTU change among them) and RTM_DELLINK
  * when it goes. Matching by name, not index, lets a re-created interface (a PPPoE session that
- * comes back as a new ppp0) be followed again.
+ * comes back as a new ppp0, with a new index) be followed again. One socket and one thread
+ * for all the names: every member of the group is sent every link's notifications.
  */
 public final class LinkMonitor implements AutoCloseable {
 
     /** Told on the monitor's thread. */
     public interface Listener {
-        /** The interface exists with this MTU: at start, after a change, or when it came back. */
+        /** The interface exists with this MTU, index and link type: after a change of any, or when it came back. */
         void present(Link link);
 
         /** The interface is gone (deleted or renamed). */
@@ -29,17 +33,20 @@ public final class LinkMonitor implements AutoCloseable {
     private static final int NETLINK_ADD_MEMBERSHIP = 1;
     private static final int RTNLGRP_LINK = 1;
 
-    private final String name;
+    private final List<String> names;
     private final Listener listener;
     private final NetlinkSocket socket;
     private final Thread thread;
     private volatile boolean closed;
-    private volatile Link last;
+    /** False while {@link #start} asks: what changes then is only recorded, for {@link #current} to tell. */
+    private boolean telling;
+    /** Each name's interface as last seen; absent while it is gone. */
+    private final Map<String, Link> last = new ConcurrentHashMap<>();
     private final Messages messages = new Messages();
     private final Attributes attributes = new Attributes();
 
-    private LinkMonitor(String name, Listener listener, NetlinkSocket socket) {
-        this.name = name;
+    private LinkMonitor(List<String> names, Listener listener, NetlinkSocket socket) {
+        this.names = names;
         this.listener = listener;
         this.socket = socket;
         this.thread = Thread.ofPlatform().daemon().name("link-monitor").unstarted(this::run);
@@ -49,27 +56,33 @@ public final class LinkMonitor implements AutoCloseable {
      * Joins the link group, then asks for the interface's current state on the same socket, so
      * that no change falls between the two: the request also binds the socket (netlink(7)
      * autobind), and an unbound socket hears none of the kernel's notifications (see
-     * {@link NetlinkSocket#subscribe}). Returns the interface as it is now (empty if absent) and
-     * follows it from then on.
+     * {@link NetlinkSocket#subscribe}). The names are asked one after another; a notification
+     * that comes meanwhile is followed as it would be later (the next name's answer is newer
+     * than any about it). Then {@link #current} tells each interface as it is now, and the
+     * listener hears of every change from then on, from the monitor's thread.
      */
-    public static LinkMonitor start(String name, Listener listener) throws ErrnoException {
+    public static LinkMonitor start(List<String> names, Listener listener) throws ErrnoException {
         NetlinkSocket socket = NetlinkSocket.open(NetlinkSocket.NETLINK_ROUTE);
-        LinkMonitor monitor = new LinkMonitor(name, listener, socket);
+        LinkMonitor monitor = new LinkMonitor(List.copyOf(names), listener, socket);
         try {
             socket.setNetlinkOption(NETLINK_ADD_MEMBERSHIP, RTNLGRP_LINK);
             socket.setReceiveTimeout(Duration.ofMillis(200));
-            monitor.last = Links.ask(socket, name, 0).orElse(null);
+            for (String name : monitor.names) {
+                Optional<Link> now = Links.ask(socket, name, 0, monitor::follow);
+                now.ifPresentOrElse(link -> monitor.last.put(name, link), () -> monitor.last.remove(name));
+            }
         } catch (ErrnoException e) {
             socket.close();
             throw e;
         }
+        monitor.telling = true; // before start(): the thread sees it
         monitor.thread.start();
         return monitor;
     }
 
-    /** The interface as last seen; empty while it is gone. */
-    public Optional<Link> current() {
-        return Optional.ofNullable(last);
+    /** The interface of this name as last seen; empty while it is gone. */
+    public Optional<Link> current(String name) {
+        return Optional.ofNullable(last.get(name));
     }
 
     private void run() {
@@ -105,38 +118,51 @@ public final class LinkMonitor implements AutoCloseable {
         }
         messages.over(buffer, 0, used);
         while (messages.next()) {
-            int type = messages.type();
-            if (type == Links.RTM_NEWLINK || type == Links.RTM_DELLINK) {
-                Link link = Links.parse(messages, attributes);
-                if (link != null) {
-                    boolean ours = link.name().equals(name);
-                    if (type == Links.RTM_NEWLINK && ours) {
-                        update(link);
-                    } else if (last != null && link.index() == last.index()) {
-                        update(null); // deleted, or renamed away from our name
-                    }
-                }
+            follow(messages);
+        }
+    }
+
+    /** One message from the kernel: a link of ours changed, came, went, or was renamed away. */
+    private void follow(Messages message) {
+        int type = message.type();
+        if (type != Links.RTM_NEWLINK && type != Links.RTM_DELLINK) {
+            return;
+        }
+        Link link = Links.parse(message, attributes);
+        if (link == null) {
+            return;
+        }
+        for (String name : names) {
+            Link before = last.get(name);
+            if (type == Links.RTM_NEWLINK && link.name().equals(name)) {
+                update(name, link);
+            } else if (before != null && link.index() == before.index()) {
+                update(name, null); // deleted, or renamed away from our name
             }
         }
     }
 
     private void resynchronize() {
-        try {
-            // On a socket of its own: the reply could be lost on this one, which just overflowed.
-            update(Links.byName(name).orElse(null));
-        } catch (ErrnoException e) {
-            listener.error(e);
+        for (String name : names) {
+            try {
+                // On a socket of its own: the reply could be lost on this one, which just overflowed.
+                update(name, Links.byName(name).orElse(null));
+            } catch (ErrnoException e) {
+                listener.error(e);
+            }
         }
     }
 
-    private void update(Link link) {
-        Link before = last;
-        last = link;
+    private void update(String name, Link link) {
+        Link before = link == null ? last.remove(name) : last.put(name, link);
+        if (!telling) {
+            return;
+        }
         if (link == null) {
             if (before != null) {
                 listener.gone(name);
             }
-        } else if (before == null || before.mtu() != link.mtu() || before.index() != link.index()) {
+        } else if (before == null || before.mtu() != link.mtu() || before.index() != link.index() || before.type() != link.type()) {
             listener.present(link);
         }
     }

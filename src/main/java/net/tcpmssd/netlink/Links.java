@@ -40,6 +40,11 @@ public final class Links {
      * over: the answer is newer than any of them.
      */
     static Optional<Link> ask(NetlinkChannel socket, String name, int index) throws ErrnoException {
+        return ask(socket, name, index, Others.IGNORE);
+    }
+
+    /** As {@link #ask(NetlinkChannel, String, int)}, handing the other messages to {@code others}. */
+    static Optional<Link> ask(NetlinkChannel socket, String name, int index, Others others) throws ErrnoException {
         String what = name != null ? name : "interface " + index;
         try (Arena arena = Arena.ofConfined()) {
             // A link's reply is a few KiB (its stats and info nests); 64 KiB holds any.
@@ -51,7 +56,7 @@ public final class Links {
             }
             Link[] answer = new Link[1];
             Attributes attributes = new Attributes();
-            int error = requests.exchange("rtnetlink: " + what, reply -> answer[0] = parse(reply, attributes), Others.IGNORE);
+            int error = requests.exchange("rtnetlink: " + what, reply -> answer[0] = parse(reply, attributes), others);
             if (error == Libc.ENODEV) {
                 return Optional.empty();
             }

@@ -260,7 +260,8 @@ class OptionsTest {
     void waitingForTheInterfaceIsAskedForAndNeedsMinusI() throws Exception {
         assertThat(Options.parse("-p", "1", "-i", "ppp0").waitForInterface()).as("unasked, a missing interface is an error").isFalse();
         assertThat(Options.parse("-p", "1", "-i", "ppp0", "--wait-for-interface").waitForInterface()).isTrue();
-        assertInvalid("--wait-for-interface waits for the interface of -i", "-p", "1", "-m", "1280", "--wait-for-interface");
+        assertInvalid("--wait-for-interface waits for the interface of -i or --attach", "-p", "1", "-m", "1280", "--wait-for-interface");
+        assertThat(Options.parse("--attach", "ppp0", "-m", "1280", "--wait-for-interface").waitForInterface()).isTrue();
         assertUsage("-p", "1", "-i", "ppp0", "--wait-for-interface=yes");
     }
 

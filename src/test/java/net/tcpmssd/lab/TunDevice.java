@@ -24,6 +24,7 @@ public final class TunDevice implements AutoCloseable {
 
     private final int fd;
     private final Arena arena = Arena.ofConfined();
+    private boolean closed;
 
     private TunDevice(int fd) {
         this.fd = fd;
@@ -59,8 +60,13 @@ public final class TunDevice implements AutoCloseable {
         }
     }
 
+    /** Deletes the device (the last descriptor of a tun that is not persistent); a second call does nothing. */
     @Override
     public void close() {
+        if (closed) {
+            return; // the descriptor's number may be another's by now
+        }
+        closed = true;
         Libc.close(fd);
         arena.close();
     }
