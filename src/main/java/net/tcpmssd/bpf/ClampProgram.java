@@ -52,6 +52,10 @@ import net.tcpmssd.packet.Outcome;
  * <p>With --add-mss (a variant generated on request, see addMss()), a SYN without an MSS option
  * gets one, as MssClamp.addMss gives it.
  *
+ * <p>With --pmtu (a variant too, see pathMss()), a SYN's maximum comes from its path's MTU in
+ * {@link PathMtuMaps}, as PathMss.pathMtu gives it, not from the max map; the ingress variant
+ * knows no outgoing interface, as PathMss in PREROUTING.
+ *
  * <p>Every path returns TC_ACT_UNSPEC (-1), which for tcx is TCX_NEXT: the packet goes on to
  * whatever comes next, never dropped, never ending the chain. Direction (egress, and ingress with
  * -b) is chosen by where it is attached, not here.
