@@ -11,11 +11,12 @@ import net.tcpmssd.os.ErrnoException;
  *
  * <p>Each change is a whole new trie, filled while the program still reads the old one, then
  * put in the slot with one update: a SYN sees the old table or the new one, never a table half
- * written. The kernel frees the old trie only once no program can still be reading it: a tc
- * program runs inside an RCU read-side section, and the release of a replaced inner map waits
- * for a grace period (kernel commit "bpf: Defer the free of inner map when necessary", in
- * Linux 6.8 at the latest; on a kernel without it a SYN racing a swap could read a trie being
- * freed).
+ * written. A tc program runs inside an RCU read-side section, and newer kernels free a
+ * replaced inner map only after a grace period (kernel commit "bpf: Defer the free of inner map
+ * when necessary"); older ones, Debian 12's 6.1 among them, may free it as soon as its last
+ * reference goes. So the daemon keeps the fd of a replaced trie open until the publish after
+ * the one that replaced it (the route mirror publishes at most every 100 ms), and it is freed
+ * only long after any program that found it in the slot has finished, whatever the kernel.
  *
  * <p>The trie's key: struct { u32 prefixlen; u32 space; u8 address[16]; } in host order but for
  * the address (network order). {@code space} keeps the three kinds of entry apart in one trie:
@@ -58,6 +59,9 @@ public final class PathMtuMaps implements AutoCloseable {
     private static final int BPF_F_NO_PREALLOC = 1;
 
     private final BpfMap slot;
+    /** The trie in the slot now, and the one it replaced, kept until the next publish (see the class comment). */
+    private BpfMap current;
+    private BpfMap replaced;
 
     private PathMtuMaps(BpfMap slot) {
         this.slot = slot;
@@ -79,12 +83,23 @@ public final class PathMtuMaps implements AutoCloseable {
         return new Table(newTrie());
     }
 
-    /** Puts the table in force for the next SYN, and lets go of it (the slot holds it now). */
-    public void publish(Table table) throws ErrnoException {
-        try (table) {
+    /**
+     * Puts the table in force for the next SYN. Its fd is kept; the trie replaced the publish
+     * before is let go of now, a whole publish after it left the slot.
+     */
+    public synchronized void publish(Table table) throws ErrnoException {
+        try {
             slot.update(ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(0).array(),
                     ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(table.trie.fd()).array());
+        } catch (ErrnoException e) {
+            table.close();
+            throw e;
         }
+        if (replaced != null) {
+            replaced.close();
+        }
+        replaced = current;
+        current = table.trie;
     }
 
     int slotFd() {
@@ -92,8 +107,15 @@ public final class PathMtuMaps implements AutoCloseable {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         slot.close();
+        for (BpfMap trie : new BpfMap[] {current, replaced}) {
+            if (trie != null) {
+                trie.close();
+            }
+        }
+        current = null;
+        replaced = null;
     }
 
     /** One table being filled, not yet seen by any program; closing it unpublished frees it. */
