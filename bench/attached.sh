@@ -10,9 +10,10 @@ ATTACHED_PID= ATTACHED_READY= ATTACHED_START_TICKS=
 # attached_start CPU TCPMSSD-ARGS...: starts the daemon pinned to CPU; sets ATTACHED_PID (the JVM),
 # ATTACHED_READY (ms) and ATTACHED_START_TICKS (its utime+stime at READY).
 attached_start() {
-  local cpu=$1 sock=$WORK/notify msg t0 t1 i; shift
+  local cpu=$1 sock=$WORK/notify msg t0 t1 i fd spid; shift
   rm -f "$sock" "$WORK/t.pid"
   coproc NOTIFY { exec ip netns exec "$P-router" socat -u UNIX-RECV:"$sock" STDOUT; }
+  fd=${NOTIFY[0]} spid=$NOTIFY_PID   # bash unsets both once the coprocess has ended
   for ((i = 0; i < 200; i++)); do [ -S "$sock" ] && break; sleep 0.01; done
   [ -S "$sock" ] || { echo "attached: socat did not bind $sock" >&2; exit 1; }
   : > "$WORK/daemon.log"
@@ -20,10 +21,15 @@ attached_start() {
   ip netns exec "$P-router" taskset -c "$cpu" env NOTIFY_SOCKET="$sock" "$root/bin/tcpmssd" \
     --foreground --pidfile "$WORK/t.pid" "$@" >> "$WORK/daemon.log" 2>&1 &
   ATTACHED_PID=$!   # ip netns exec, taskset, env and bin/tcpmssd all exec: this is the JVM
-  # READY=1 is 7 bytes and no newline: one datagram.
-  read -r -N 7 -t 30 -u "${NOTIFY[0]}" msg || msg=
+  # READY=1 is 7 bytes and no newline: one datagram. The read returns as it arrives; its timeout
+  # only lets a daemon that failed to start end the wait at once, not after 30 s.
+  msg=
+  for ((i = 0; i < 300; i++)); do
+    read -r -N 7 -t 0.1 -u "$fd" msg && break
+    kill -0 "$ATTACHED_PID" 2>/dev/null || break
+  done
   t1=$EPOCHREALTIME
-  kill "$NOTIFY_PID" 2>/dev/null || true; wait "$NOTIFY_PID" 2>/dev/null || true
+  kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true
   [ "$msg" = READY=1 ] || { cat "$WORK/daemon.log" >&2; echo "attached: tcpmssd did not get ready" >&2; exit 1; }
   [ ! -s "$WORK/t.pid" ] || ATTACHED_PID=$(cat "$WORK/t.pid")
   ATTACHED_READY=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1000 }')
