@@ -17,15 +17,21 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * Issue 11, finding 11: a daemon started cold must clamp every SYN of a paced stream from the
- * first, as when a restarted router's backlog of SYNs arrives in its first second. The JVM's
- * warm-up (interpreter, JIT, class loading, linking the packet path) must not cost clamping:
- * a daemon that falls behind fills its queue and socket, and fail-open passes the rest unclamped.
+ * Issue 11, finding 11: a daemon started cold must clamp every SYN of a stream from the first,
+ * as when a restarted router's backlog of SYNs arrives in its first second. The JVM's warm-up
+ * (interpreter, JIT, class loading, linking the packet path) must not cost clamping: a daemon
+ * that falls behind fills its queue and socket, and fail-open passes the rest unclamped.
+ *
+ * <p>A functional check, not a timing: 5,000 SYN/s, in trafgen's bursts of a second's SYNs in
+ * about 0.1 s, fill a quarter of the queue even when the daemon is slow, so a failure here means
+ * the queue was not served from the bind, not that the host was busy. The figure at 20,000
+ * SYN/s, whose bursts bring the queue to within a few hundred of its 16,384 even warm, is
+ * bench/cold-start's (BENCHMARKS.md, "Cold start").
  */
 class ColdStartLabIT {
 
-    /** bench/syn-rate --warmup 0 measures at 20,000 SYN/s; the same rate here, for 3 s. */
-    private static final int RATE = 20_000;
+    /** A quarter of bench/cold-start's 20,000 SYN/s, for 3 s: see the class comment. */
+    private static final int RATE = 5_000;
     private static final int SYNS = 3 * RATE;
 
     @RegisterExtension
@@ -40,9 +46,8 @@ class ColdStartLabIT {
 
     /**
      * Cold against warm: the same daemon, just started and then warm, gets the same stream. On a
-     * host so busy that even the warm daemon falls behind the bursts (trafgen -b sends each
-     * second's 20,000 in about 0.1 s), the run says nothing about warm-up, and is repeated with a
-     * fresh daemon, at most three times.
+     * host so busy that even the warm daemon falls behind the bursts, the run says nothing about
+     * warm-up, and is repeated with a fresh daemon, at most three times.
      */
     @Test
     void aColdDaemonClampsEverySynOfAPacedStreamFromItsFirst() throws IOException {
