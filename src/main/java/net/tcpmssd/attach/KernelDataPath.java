@@ -97,6 +97,8 @@ public final class KernelDataPath implements AutoCloseable {
     private final List<Served> served;
     private final boolean bothDirections;
     private final boolean addMss;
+    /** -v: the programs report each MSS they change; without it they skip the ring buffer write. */
+    private final boolean events;
     private final ServedLocks locks;
     private final MssLog log;
     private final ClampMaps maps;
@@ -116,11 +118,12 @@ public final class KernelDataPath implements AutoCloseable {
     private volatile Thread eventThread;
     private volatile boolean closing;
 
-    private KernelDataPath(List<String> interfaces, boolean bothDirections, boolean addMss, ServedLocks locks, MssLog log,
-            ClampMaps maps, PathMtuMaps paths) {
+    private KernelDataPath(List<String> interfaces, boolean bothDirections, boolean addMss, boolean events, ServedLocks locks,
+            MssLog log, ClampMaps maps, PathMtuMaps paths) {
         this.served = interfaces.stream().map(Served::new).toList();
         this.bothDirections = bothDirections;
         this.addMss = addMss;
+        this.events = events;
         this.locks = locks;
         this.log = log;
         this.maps = maps;
@@ -136,7 +139,7 @@ public final class KernelDataPath implements AutoCloseable {
      * them, changing nothing before the first.
      */
     public static KernelDataPath prepare(List<String> interfaces, boolean bothDirections, boolean addMss, boolean forceClsBpf,
-            boolean pmtu, boolean waitForThem, ServedLocks locks, MssLog log) throws AttachException {
+            boolean pmtu, boolean waitForThem, boolean events, ServedLocks locks, MssLog log) throws AttachException {
         ClampMaps maps;
         try {
             maps = ClampMaps.create();
@@ -152,7 +155,7 @@ public final class KernelDataPath implements AutoCloseable {
                 throw refusal("can't create the BPF maps of --pmtu", e);
             }
         }
-        KernelDataPath path = new KernelDataPath(interfaces, bothDirections, addMss, locks, log, maps, paths);
+        KernelDataPath path = new KernelDataPath(interfaces, bothDirections, addMss, events, locks, log, maps, paths);
         try {
             path.follow(waitForThem);
             Served first = path.served.stream().filter(s -> s.link != null).findFirst().orElse(null);
@@ -245,10 +248,10 @@ public final class KernelDataPath implements AutoCloseable {
         };
     }
 
-    private static BpfProgram load(LinkType linkType, ClampMaps maps, boolean addMss, PathMtuMaps paths, boolean ingress)
-            throws AttachException {
+    private static BpfProgram load(LinkType linkType, ClampMaps maps, boolean addMss, PathMtuMaps paths, boolean ingress,
+            boolean events) throws AttachException {
         try {
-            return ClampProgram.load(linkType, maps, addMss, paths, ingress);
+            return ClampProgram.load(linkType, maps, addMss, paths, ingress, events);
         } catch (VerifierException e) {
             throw new AttachException(e.getMessage(), e.log());
         } catch (ErrnoException e) {
@@ -273,7 +276,7 @@ public final class KernelDataPath implements AutoCloseable {
     private synchronized BpfProgram program(LinkType linkType) throws AttachException {
         BpfProgram program = programs.get(linkType);
         if (program == null) {
-            program = load(linkType, maps, addMss, paths, false);
+            program = load(linkType, maps, addMss, paths, false, events);
             programs.put(linkType, program);
         }
         return program;
@@ -286,7 +289,7 @@ public final class KernelDataPath implements AutoCloseable {
         }
         BpfProgram program = ingressPrograms.get(linkType);
         if (program == null) {
-            program = load(linkType, maps, addMss, paths, true);
+            program = load(linkType, maps, addMss, paths, true, events);
             ingressPrograms.put(linkType, program);
         }
         return program;

@@ -67,7 +67,7 @@ final class KernelPath implements DataPath {
             long namespace = KernelDataPath.networkNamespace();
             runDirectory();
             path.kernel = KernelDataPath.prepare(options.attach(), options.bothDirections(), options.addMss(), options.clsBpf(),
-                    options.source() instanceof PathMtu, options.waitForInterface(), (name, ifindex) -> servedLock(namespace, name, ifindex),
+                    options.source() instanceof PathMtu, options.waitForInterface(), options.verbose(), (name, ifindex) -> servedLock(namespace, name, ifindex),
                     log);
         } catch (AttachException e) {
             throw new StartupException(e.verifierLog() == null ? e.getMessage() : e.getMessage() + writeVerifierLog(VERIFIER_LOG, e.verifierLog()));
