@@ -62,6 +62,9 @@ public final class PathMtuMaps implements AutoCloseable {
     /** The trie in the slot now, and the one it replaced, kept until the next publish (see the class comment). */
     private BpfMap current;
     private BpfMap replaced;
+    private long publishedAt; // System.nanoTime() of the last publish
+    /** How long a replaced trie stays open at the least: far beyond any program's run and RCU grace period. */
+    private static final long KEEP_REPLACED_NANOS = 100_000_000L;
 
     private PathMtuMaps(BpfMap slot) {
         this.slot = slot;
@@ -100,6 +103,7 @@ public final class PathMtuMaps implements AutoCloseable {
         }
         replaced = current;
         current = table.trie;
+        publishedAt = System.nanoTime();
     }
 
     int slotFd() {
@@ -108,6 +112,16 @@ public final class PathMtuMaps implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        // The trie replaced last may have left the slot a moment ago (a SIGTERM or SIGUSR2 just
+        // after a publish, the program perhaps still running): it too waits out its time.
+        long left = KEEP_REPLACED_NANOS - (System.nanoTime() - publishedAt);
+        if (replaced != null && left > 0) {
+            try {
+                Thread.sleep(left / 1_000_000 + 1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         slot.close();
         for (BpfMap trie : new BpfMap[] {current, replaced}) {
             if (trie != null) {

@@ -76,12 +76,13 @@ public final class Daemon {
             if (options.metrics() != null) {
                 metrics = serveMetrics(options.metrics());
             }
-            started.commit(); // last: attaching, which nothing after may undo
-            log.info(policy.describe());
-            startup.ready();
-            SystemdNotify.send("READY=1", log);
-            started.awaitStop();
-            SystemdNotify.send("STOPPING=1", log);
+            if (!stopping) { // a stop asked for during the start attaches nothing, replaces no program
+                started.commit(); // last: attaching, which nothing after may undo
+                log.info(policy.describe());
+                startup.ready();
+                SystemdNotify.send("READY=1", log);
+                started.awaitStop();
+            }
         } catch (ErrnoException e) {
             throw new StartupException(e.getMessage());
         } finally {
@@ -89,6 +90,7 @@ public final class Daemon {
             if (started != null) {
                 started.stop(leaveAttached); // a start-up step that failed after the queues were being served
                 started.awaitStop();
+                SystemdNotify.send("STOPPING=1", log);
             }
             if (metrics != null) {
                 metrics.close();

@@ -60,7 +60,11 @@ final class InterfaceFollower implements MssPolicy {
         });
         Optional<Link> link = follower.monitor.current(name);
         if (link.isPresent()) {
-            follower.max = MaxMss.forMtu(link.get().mtu());
+            synchronized (follower) {
+                if (follower.max == null) { // else the monitor's thread already set a newer one
+                    follower.max = MaxMss.forMtu(link.get().mtu());
+                }
+            }
         } else if (waitForIt) {
             log.info("waiting for interface " + name + " to appear; no MSS is lowered until then");
         } else {
@@ -96,7 +100,7 @@ final class InterfaceFollower implements MssPolicy {
         }
     }
 
-    private void setMtu(int mtu, boolean logAnyway) {
+    private synchronized void setMtu(int mtu, boolean logAnyway) {
         MaxMss next = MaxMss.forMtu(mtu);
         boolean changed = !next.equals(max);
         max = next;

@@ -55,6 +55,7 @@ public final class Requests {
     private int sequence;
     private int flags;
     private long strangers;
+    private int closingFlags;
 
     /**
      * Requests over {@code channel}, written into {@code requestBuffer}; replies are read into
@@ -84,6 +85,15 @@ public final class Requests {
         return request.begin(type, Netlink.NLM_F_REQUEST | flags, sequence);
     }
 
+    /**
+     * The nlmsg_flags of the message that ended the last answer (its NLMSG_DONE or NLMSG_ERROR):
+     * the kernel marks a dump's closing message too with NLM_F_DUMP_INTR when the table changed
+     * while it was dumped (netlink_dump() runs nl_dump_check_consistent on it).
+     */
+    public int closingFlags() {
+        return closingFlags;
+    }
+
     /** Datagrams dropped because a port other than the kernel's sent them. */
     public long strangers() {
         return strangers;
@@ -102,6 +112,9 @@ public final class Requests {
         request.end();
         channel.send(request.buffer(), request.length());
         boolean acknowledged = (flags & Netlink.NLM_F_ACK) != 0;
+        closingFlags = 0;
+        // A deadline for the next part of the answer, moved on by each part that comes: a dump of
+        // a large table takes longer than the timeout in all, never that long between its parts.
         long deadline = System.nanoTime() + timeoutNanos;
         while (System.nanoTime() - deadline < 0) {
             int used = channel.receive(reply, 0, false);
@@ -118,8 +131,10 @@ public final class Requests {
                     others.message(messages);
                     continue;
                 }
+                deadline = System.nanoTime() + timeoutNanos;
                 switch (messages.type()) {
                     case Netlink.NLMSG_ERROR -> {
+                        closingFlags = messages.flags();
                         int error = messages.error();
                         if (error == Messages.MALFORMED) {
                             throw new ErrnoException(what + ": error reply without an errno", Libc.EBADMSG);
@@ -127,6 +142,7 @@ public final class Requests {
                         return error;
                     }
                     case Netlink.NLMSG_DONE -> {
+                        closingFlags = messages.flags();
                         // Its int is the dump's result; kernels before 4.x may not send one.
                         int error = messages.payloadLength() < 4 ? 0 : messages.error();
                         return error == Messages.MALFORMED ? 0 : error;

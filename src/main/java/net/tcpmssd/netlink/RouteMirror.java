@@ -235,6 +235,9 @@ public final class RouteMirror implements AutoCloseable {
                 default -> { }
             }
         }, Requests.Others.IGNORE);
+        if ((requests.closingFlags() & NLM_F_DUMP_INTR) != 0) {
+            interrupted = true; // the change came after the last part: only NLMSG_DONE says so
+        }
         if (error != 0) {
             throw new ErrnoException("rtnetlink dump", error);
         }

@@ -73,6 +73,40 @@ class RequestsTest {
         assertThat(requests.strangers()).isEqualTo(1);
     }
 
+    /** A part that takes a while (the kernel fills each as we read), a part that comes after 60 ms. */
+    private static byte[] slowly(byte[] part) {
+        try {
+            Thread.sleep(60);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return part;
+    }
+
+    @Test
+    void theTimeoutIsBetweenTheDumpsPartsNotForTheWholeDump() throws ErrnoException {
+        // Four parts 60 ms apart: 240 ms in all, more than the 100 ms timeout, never 100 ms idle
+        // (a routing table of a few hundred thousand routes takes seconds to dump).
+        kernel.answer(seq -> slowly(link(seq, NLM_F_MULTI, 1))).answer(seq -> slowly(link(seq, NLM_F_MULTI, 2)))
+                .answer(seq -> slowly(link(seq, NLM_F_MULTI, 3)))
+                .answer(seq -> slowly(message(Netlink.NLMSG_DONE, NLM_F_MULTI, seq, u32(0))));
+        assertThat(ask(NLM_F_DUMP)).isZero();
+        assertThat(replies).containsExactly(1, 2, 3);
+    }
+
+    @Test
+    void theFlagsOfTheMessageThatEndsTheDumpAreKept() throws ErrnoException {
+        // NLM_F_DUMP_INTR on the NLMSG_DONE alone: the table changed after the last part.
+        int dumpInterrupted = 0x10;
+        kernel.answer(seq -> link(seq, NLM_F_MULTI, 1))
+                .answer(seq -> message(Netlink.NLMSG_DONE, NLM_F_MULTI | dumpInterrupted, seq, u32(0)));
+        assertThat(ask(NLM_F_DUMP)).isZero();
+        assertThat(requests.closingFlags() & dumpInterrupted).isEqualTo(dumpInterrupted);
+        kernel.answer(seq -> link(seq, NLM_F_MULTI, 2)).answer(seq -> message(Netlink.NLMSG_DONE, NLM_F_MULTI, seq, u32(0)));
+        assertThat(ask(NLM_F_DUMP)).isZero();
+        assertThat(requests.closingFlags() & dumpInterrupted).as("the next dump's own").isZero();
+    }
+
     @Test
     void aDumpIsReadPartByPartUntilItsDone() throws ErrnoException {
         kernel.answer(seq -> concat(link(seq, NLM_F_MULTI, 1), link(seq, NLM_F_MULTI, 2)))
