@@ -16,12 +16,13 @@ import net.tcpmssd.os.Libc;
  *
  * <p>An answer ends with NLMSG_ERROR (an acknowledgement or a refusal), with NLMSG_DONE after the
  * parts of a dump (NLM_F_MULTI), or, for a request that asked no acknowledgement, with its one
- * reply. Waiting ends after {@link #REPLY_TIMEOUT}. One thread at a time.
+ * reply. Waiting ends after {@link #REPLY_TIMEOUT} without a part of the answer. One thread at
+ * a time.
  */
 public final class Requests {
 
     /**
-     * How long a request waits for its answer. The kernel answers a request while our send is
+     * How long a request waits for its answer, or for the next part of a dump. The kernel answers a request while our send is
      * still in progress (netlink_unicast_kernel() runs the family's handler in the sender's
      * context, and a dump's next part is made inside our recvmsg), so any answer is already
      * queued when the wait begins: the timeout only bounds a reply that will never come. 250 ms
