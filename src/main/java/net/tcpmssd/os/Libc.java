@@ -147,7 +147,6 @@ public final class Libc {
     /** What detaching and syslog need, linked together when tcpmssd detaches. */
     private static final class Daemonizing {
         static final MethodHandle SETSID = withErrno("setsid", FunctionDescriptor.of(JAVA_INT));
-        static final MethodHandle OPEN = withErrno("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
         static final MethodHandle DUP2 = withErrno("dup2", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
         static final MethodHandle OPENLOG = plain("openlog", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, JAVA_INT));
         // syslog(3) is variadic: the message goes through "%s", never as the format itself.
@@ -243,7 +242,7 @@ public final class Libc {
     public static int open(String path, int flags, int mode) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment name = arena.allocateFrom(path);
-            return (int) call("open", () -> (int) FileCalls.OPEN.invokeExact(state(), name, flags, mode));
+            return (int) call("open " + path, () -> (int) FileCalls.OPEN.invokeExact(state(), name, flags, mode));
         }
     }
 
@@ -561,15 +560,9 @@ public final class Libc {
         }
     }
 
-    /** open(2) of a path; returns the new fd (O_CLOEXEC is the caller's to give). */
+    /** open(2) of a path without O_CREAT (no mode); returns the new fd (O_CLOEXEC is the caller's to give). */
     public static int open(String path, int flags) throws ErrnoException {
-        try (Arena arena = Arena.ofConfined()) {
-            return (int) check("open " + path, (int) Daemonizing.OPEN.invokeExact(state(), arena.allocateFrom(path), flags));
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        return open(path, flags, 0);
     }
 
     /** ioctl(2) with a pointer argument. */
@@ -620,14 +613,7 @@ public final class Libc {
 
     /** Points file descriptors 0, 1 and 2 at /dev/null, as daemon(3) does. */
     public static void stdioToDevNull() throws ErrnoException {
-        int fd;
-        try (Arena arena = Arena.ofConfined()) {
-            fd = (int) check("open /dev/null", (int) Daemonizing.OPEN.invokeExact(state(), arena.allocateFrom("/dev/null"), O_RDWR));
-        } catch (ErrnoException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new AssertionError(t);
-        }
+        int fd = open("/dev/null", O_RDWR);
         for (int target = 0; target <= 2; target++) {
             int result;
             try {
