@@ -10,6 +10,7 @@ import net.tcpmssd.daemon.Log;
 import net.tcpmssd.daemon.StartupException;
 import net.tcpmssd.daemon.Syslog;
 import net.tcpmssd.os.ErrnoException;
+import net.tcpmssd.queue.RuleCommands;
 import net.tcpmssd.queue.Rules;
 
 /** Entry point: parse, run, and turn every failure into one line on stderr and an exit status. */
@@ -27,7 +28,9 @@ public final class Main {
             switch (options.action()) {
                 case HELP -> System.out.print(Options.help());
                 case VERSION -> System.out.println("tcpmssd " + version());
-                case PRINT_RULES -> System.out.print(Rules.print(options));
+                case PRINT_RULES, PRINT_DELETE_RULES -> System.out.print(Rules.print(options));
+                case ADD_RULES -> RuleCommands.run(Rules.plan(options, Rules.Change.ADD));
+                case DELETE_RULES -> RuleCommands.run(Rules.plan(options, Rules.Change.DELETE));
                 case RUN -> {
                     return runDaemon(options, args);
                 }
@@ -35,6 +38,9 @@ public final class Main {
             return 0;
         } catch (UsageException e) {
             error(e.line());
+            return 1;
+        } catch (RuleCommands.Failure e) {
+            error("tcpmssd: " + e.getMessage());
             return 1;
         } catch (StartupException e) {
             error("tcpmssd: " + e.getMessage());

@@ -34,10 +34,22 @@ public record Options(
         boolean waitForInterface,
         List<String> attach,
         boolean clsBpf,
+        Firewall firewall,
         Action action) {
 
-    /** What the invocation asks for besides running. */
-    public enum Action { RUN, HELP, VERSION, PRINT_RULES }
+    /**
+     * What the invocation asks for besides running: --print-rules prints the rules that queue the
+     * SYNs (PRINT_RULES) or that remove them (--print-rules=delete: PRINT_DELETE_RULES);
+     * --add-rules and --delete-rules apply the same and exit.
+     */
+    public enum Action { RUN, HELP, VERSION, PRINT_RULES, PRINT_DELETE_RULES, ADD_RULES, DELETE_RULES }
+
+    /**
+     * The format of the rules (--firewall): iptables by default, since Debian's iptables-nft
+     * works on every kernel with nf_tables, while the nftables queue statement also needs
+     * CONFIG_NFT_QUEUE.
+     */
+    public enum Firewall { IPTABLES, NFTABLES }
 
     static final int MIN_MTU = 68;   // RFC 791: every IPv4 module must forward 68 octets
     public static final int MAX_MTU = 65535;
@@ -75,7 +87,7 @@ public record Options(
     public static Options parse(String... args) throws UsageException {
         Grammar g = new Grammar(args);
         if (g.help || g.version) {
-            return new Options(false, false, false, null, 0, 0, null, false, null, 0, false, null, false,
+            return new Options(false, false, false, null, 0, 0, null, false, null, 0, false, null, false, Firewall.IPTABLES,
                     g.help ? Action.HELP : Action.VERSION);
         }
         int mtu = 0;
@@ -122,8 +134,50 @@ public record Options(
                 : new FixedMss(setMss);
         int queueLength = g.queueLength == null ? DEFAULT_QUEUE_LENGTH
                 : decimal(g.queueLength, 1, MAX_QUEUE_LENGTH, "invalid queue length");
+        Firewall firewall = firewall(g.firewall);
+        Action action = action(g);
+        if (action != Action.RUN && attach == null && firewall == Firewall.NFTABLES && g.interfaceName != null
+                && g.interfaceName.indexOf('"') >= 0) {
+            // nft strings have no escape for '"' (nft(8)); iptables can take the name.
+            throw UsageException.invalid("nft cannot match an interface name containing '\"': use --firewall iptables");
+        }
         return new Options(g.both, g.verbose, g.foreground, g.pidfile == null ? null : absolutePidfile(g.pidfile), queue, queues, source, g.addMss, metrics,
-                queueLength, g.waitForInterface, attach, g.clsBpf, g.printRules ? Action.PRINT_RULES : Action.RUN);
+                queueLength, g.waitForInterface, attach, g.clsBpf, firewall, action);
+    }
+
+    private static Firewall firewall(String text) throws UsageException {
+        if (text == null || text.equals("iptables")) {
+            return Firewall.IPTABLES;
+        }
+        if (text.equals("nftables")) {
+            return Firewall.NFTABLES;
+        }
+        throw UsageException.invalid("invalid firewall " + UsageException.quoted(text) + " (iptables or nftables)");
+    }
+
+    /**
+     * Run, or one of the rule actions: at most one of them, since each ends the invocation.
+     * --print-rules alone prints the rules that add; =add says so, =delete prints their removal.
+     */
+    private static Action action(Grammar g) throws UsageException {
+        int asked = (g.printRules != null ? 1 : 0) + (g.addRules ? 1 : 0) + (g.deleteRules ? 1 : 0);
+        if (asked > 1) {
+            throw UsageException.invalid("--print-rules, --add-rules and --delete-rules exclude each other");
+        }
+        if (g.addRules) {
+            return Action.ADD_RULES;
+        }
+        if (g.deleteRules) {
+            return Action.DELETE_RULES;
+        }
+        if (g.printRules == null) {
+            return Action.RUN;
+        }
+        return switch (g.printRules) {
+            case "add" -> Action.PRINT_RULES;
+            case "delete" -> Action.PRINT_DELETE_RULES;
+            default -> throw UsageException.invalid("invalid --print-rules value " + UsageException.quoted(g.printRules) + " (add or delete)");
+        };
     }
 
     /**
@@ -198,7 +252,12 @@ public record Options(
                 + "  --pmtu         instead of -i/-m: per SYN, the path MTU toward its destination and back\n"
                 + "  --set-mss N    instead of -i/-m: clamp to MSS N (88-65535), both IP versions\n"
                 + "  --add-mss      give SYNs without an MSS option one (536 IPv4, 1220 IPv6, or less)\n"
-                + "  --print-rules  print the iptables, ip6tables and nftables rules for these options\n"
+                + "  --print-rules  print the firewall rules that queue the SYNs for these options (a sh\n"
+                + "                 script for iptables, an nft -f file); --print-rules=delete: their removal\n"
+                + "  --add-rules    apply those rules (idempotent: once is the same as twice) and exit\n"
+                + "  --delete-rules remove them (absent rules are fine) and exit\n"
+                + "  --firewall iptables|nftables  the rules' format (default iptables: iptables and\n"
+                + "                 ip6tables; nftables needs a kernel with CONFIG_NFT_QUEUE)\n"
                 + "  --metrics ADDR:PORT  serve the counters for Prometheus (e.g. 127.0.0.1:9815)\n"
                 + "  --queue-length N  packets the kernel holds per queue for a verdict (default 16384)\n"
                 + "  --help         print this help\n"
@@ -207,7 +266,7 @@ public record Options(
                 + "SIGUSR2 stops the daemon and leaves the --attach program in place, clamping at the\n"
                 + "last maximum until the next daemon replaces it; SIGTERM takes it away.\n"
                 + "\n"
-                + "With -p, queue the SYNs to it, e.g.:\n"
+                + "With -p, queue the SYNs to it: tcpmssd --add-rules -p 100 -i ppp0 adds rules like\n"
                 + "  iptables -t mangle -A FORWARD -o ppp0 -p tcp --tcp-flags SYN,RST SYN \\\n"
                 + "           -j NFQUEUE --queue-num 100 --queue-bypass\n";
     }
@@ -221,9 +280,12 @@ public record Options(
     private static final class Grammar {
         private static final String SHORT_FLAGS = "bv";
         private static final String SHORT_VALUES = "pim";
-        private static final List<String> LONG_FLAGS = List.of("foreground", "pmtu", "add-mss", "print-rules", "wait-for-interface",
-                "cls-bpf", "help", "version");
-        private static final List<String> LONG_VALUES = List.of("pidfile", "set-mss", "metrics", "queue-length", "attach");
+        private static final List<String> LONG_FLAGS = List.of("foreground", "pmtu", "add-mss", "wait-for-interface",
+                "cls-bpf", "add-rules", "delete-rules", "help", "version");
+        private static final List<String> LONG_VALUES = List.of("pidfile", "set-mss", "metrics", "queue-length", "attach", "firewall");
+        /** Long options whose value, optional, can only be attached with '=' (getopt_long's optional_argument). */
+        private static final List<String> LONG_OPTIONAL = List.of("print-rules");
+        private static final String PRINT_RULES_DEFAULT = "add";
 
         final boolean both;
         final boolean verbose;
@@ -235,7 +297,11 @@ public record Options(
         final boolean pmtu;
         final String setMss;
         final boolean addMss;
-        final boolean printRules;
+        /** The --print-rules value ("add" when none is attached), or null. */
+        final String printRules;
+        final boolean addRules;
+        final boolean deleteRules;
+        final String firewall;
         final String metrics;
         final String queueLength;
         final boolean waitForInterface;
@@ -255,6 +321,7 @@ public record Options(
             }
             LONG_FLAGS.forEach(parser::accepts);
             LONG_VALUES.forEach(option -> parser.accepts(option).withRequiredArg());
+            LONG_OPTIONAL.forEach(option -> parser.accepts(option).withOptionalArg());
             try {
                 set = parser.parse(asGetoptReadsThem(args));
             } catch (OptionException e) {
@@ -273,7 +340,10 @@ public record Options(
             pmtu = set.has("pmtu");
             setMss = last("set-mss");
             addMss = set.has("add-mss");
-            printRules = set.has("print-rules");
+            printRules = last("print-rules");
+            addRules = set.has("add-rules");
+            deleteRules = set.has("delete-rules");
+            firewall = last("firewall");
             metrics = last("metrics");
             queueLength = last("queue-length");
             waitForInterface = set.has("wait-for-interface");
@@ -302,6 +372,11 @@ public record Options(
                     String name = word.substring(2, equals < 0 ? word.length() : equals);
                     if (name.length() == 1 || (equals >= 0 && LONG_FLAGS.contains(name))) {
                         throw UsageException.usage();
+                    }
+                    if (equals < 0 && LONG_OPTIONAL.contains(name)) {
+                        // getopt_long takes an optional value only after '='; jopt-simple would take
+                        // the next word, so the default is made explicit.
+                        word = word + "=" + PRINT_RULES_DEFAULT;
                     }
                     words.add(word);
                     if (equals < 0 && LONG_VALUES.contains(name) && next < args.length) {

@@ -4,15 +4,45 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import net.tcpmssd.cli.Options;
 import net.tcpmssd.mss.MssSource;
 
 /**
- * {@code --print-rules}: the netfilter rules that queue the right SYNs to this daemon, so that
- * nobody has to write them by hand. The output is plain text, the same for the same options:
- * a block of {@code #} comment lines saying what the rules do, the {@code iptables} lines, the
- * same rules for {@code ip6tables}, and the equivalent nftables ruleset as {@code nft -f} input.
- * Every block starts with a {@code #} line saying what it is; blank lines separate the blocks.
+ * The netfilter rules that queue the right SYNs to this daemon, so that nobody has to write them
+ * by hand: {@code --print-rules} prints them, {@code --add-rules} and {@code --delete-rules} run
+ * them ({@link RuleCommands}). This class only makes text, the same for the same options: a
+ * {@link Plan} of {@link Step}s, printed for one format ({@code --firewall}) as a POSIX
+ * {@code sh} script (iptables and ip6tables) or as one {@code nft -f} file (nftables), each
+ * starting with {@code #} lines saying what the rules do.
+ *
+ * <h2>Idempotent</h2>
+ *
+ * Adding twice must give one copy of each rule, and removing absent rules must succeed, so that
+ * a service can add them at every start and remove them at every stop whatever happened before.
+ * <ul>
+ *   <li><b>iptables.</b> Its restore format can create a chain but cannot add a rule to a
+ *       built-in chain only when missing, so the rules live in chains of their own in table
+ *       mangle, one per built-in chain and named after the first queue
+ *       ({@code tcpmssd-100-FORWARD}, at most 24 of the 28 characters a chain name may have),
+ *       so that two daemons on two queues do not touch each other's. {@code iptables-restore
+ *       --noflush} fills them in one transaction: declaring a chain ({@code :name - [0:0]})
+ *       creates it or, if it exists, flushes it, also with {@code --noflush} (checked with
+ *       iptables 1.8.9, nft and legacy). Then each jump from the built-in chain is added only
+ *       after {@code iptables -C} says it is absent. A chain these options do not use
+ *       (PREROUTING without {@code -b}) is removed the way removal does, so that adding converges
+ *       on exactly what the options say even after {@code -b} was dropped. Removal deletes the
+ *       jumps while {@code -C} finds one (a copy added by hand too), then declares and deletes
+ *       ({@code -X}) all three chains in one restore, which succeeds whether they existed or
+ *       not. The jump itself matches the SYNs ({@code -p tcp --tcp-flags SYN,RST SYN}): every
+ *       other packet, nearly all of them, costs one rule check as before, not a jump and a
+ *       return. {@code -w 10}: wait at most 10 s for another iptables' lock (legacy iptables)
+ *       instead of failing at once or for ever.
+ *   <li><b>nftables.</b> One table, replaced whole in one transaction (below); removal is the
+ *       same idiom without the new table.
+ * </ul>
+ *
+ * <h2>Decisions</h2>
  *
  * <h2>Decisions</h2>
  *
@@ -67,34 +97,64 @@ import net.tcpmssd.mss.MssSource;
  *       statement is written {@code queue num 100 bypass} / {@code queue num 100-103 fanout,bypass}:
  *       nft 1.0.6 documents {@code queue flags bypass to 100}, but still accepts this form, and
  *       this one is also understood by the nft 0.9 of older distributions (both give the same
- *       netlink expression). It needs a kernel with {@code CONFIG_NFT_QUEUE}; the block says so.
- *       Using both the iptables rules and the ruleset would queue every SYN twice: the header
- *       says to use one of them.
+ *       netlink expression). It needs a kernel with {@code CONFIG_NFT_QUEUE}; the file says so.
+ *       Using both the iptables rules and the ruleset would queue every SYN twice: one format is
+ *       printed, and the header says not to load the other too.
  *   <li><b>Interface names</b> are printed as given (tcpmssd checks them when it runs). In the
- *       iptables lines a name with characters the shell would interpret is single-quoted; note
- *       that iptables reads a trailing {@code +} as a wildcard, which still matches the
- *       interface itself. In nft a trailing {@code *} is escaped ({@code "ppp\*"}), since nft
- *       reads it as a wildcard; nft has no way to write a {@code "} inside a name, so for such a
- *       name the nft block is only a comment pointing to the iptables rules.
+ *       restore text a name with characters other than letters, digits and {@code _.+@-} is
+ *       double-quoted, with {@code \} before a {@code "} or {@code \} (iptables-restore's
+ *       tokenizer); the text is a quoted here-document, which the shell leaves alone; in the
+ *       header's comments a name is single-quoted as for the shell. Note that iptables reads a
+ *       trailing {@code +} as a wildcard, which still matches the interface itself. In nft a
+ *       trailing {@code *} is escaped ({@code "ppp\*"}), since nft reads it as a wildcard; nft has
+ *       no way to write a {@code "} inside a name, so {@code --firewall nftables} refuses such a
+ *       name on the command line (Options).
  * </ul>
  */
 public final class Rules {
 
     /** Shell words that need no quoting. */
     private static final Pattern SHELL_SAFE = Pattern.compile("[A-Za-z0-9_.,:+%@=/-]+");
+    /** Words iptables-restore reads as they are (its tokenizer splits at blanks and reads '"' and '\'). */
+    private static final Pattern RESTORE_SAFE = Pattern.compile("[A-Za-z0-9_.+@-]+");
     private static final String MATCH = "-p tcp --tcp-flags SYN,RST SYN";
     private static final String NFT_MATCH = "tcp flags & (syn | rst) == syn";
+    /** The built-in chains of table mangle that rules are hooked to, in the order printed. */
+    private static final List<String> HOOKS = List.of("FORWARD", "OUTPUT", "PREROUTING");
+    private static final List<String> FAMILIES = List.of("iptables", "ip6tables");
+    /** At most this long for another iptables' xtables lock (iptables -w). */
+    private static final String LOCK_WAIT = "10";
+    /** The here-document's delimiter: no line of restore text can be it. */
+    private static final String END = "RULES";
 
     private Rules() {}
 
-    /** One rule: a chain and its interface match ({@code iface} null: none; {@code negated}: all but it). */
-    private record Rule(String chain, boolean out, String iface, boolean negated) {
+    /** Whether the rules are put in place or taken away. */
+    public enum Change { ADD, DELETE }
+
+    /** One command of a plan: printed as a line of the script or file, run by {@link RuleCommands}. */
+    public sealed interface Step permits Feed, Ensure, RemoveAll {}
+
+    /** A program given {@code input} on its stdin: {@code iptables-restore}, {@code nft -f -}. */
+    public record Feed(List<String> argv, String input) implements Step {}
+
+    /** {@code check || add}: a rule added only when {@code iptables -C} does not find it. */
+    public record Ensure(List<String> check, List<String> add) implements Step {}
+
+    /** {@code while check; do delete; done}: every copy of a rule deleted, none there is fine. */
+    public record RemoveAll(List<String> check, List<String> delete) implements Step {}
+
+    /** What is printed or run: comment lines, then the steps in order. */
+    public record Plan(Options.Firewall firewall, String comments, List<Step> steps) {}
+
+    /** One rule: a hook and its interface match ({@code iface} null: none; {@code negated}: all but it). */
+    private record Rule(String hook, boolean out, String iface, boolean negated) {
 
         String iptablesMatch() {
             if (iface == null) {
                 return "";
             }
-            return (negated ? "! " : "") + (out ? "-o " : "-i ") + shellQuote(iface) + " ";
+            return (negated ? "! " : "") + (out ? "-o " : "-i ") + restoreQuote(iface) + " ";
         }
 
         String nftMatch() {
@@ -105,12 +165,37 @@ public final class Rules {
         }
     }
 
+    /** What --print-rules prints (--print-rules=delete: the removal). */
     public static String print(Options options) {
         if (options.attach() != null) {
             // The program sits at the interfaces' tc hooks, before and after netfilter: nothing to queue.
             return "# tcpmssd --attach " + String.join(",", options.attach())
                     + " clamps in the kernel with its own BPF program: no firewall rule is needed\n";
         }
+        Change change = options.action() == Options.Action.PRINT_DELETE_RULES || options.action() == Options.Action.DELETE_RULES
+                ? Change.DELETE : Change.ADD;
+        return print(plan(options, change));
+    }
+
+    /** The plan for these options; empty with --attach, which needs no rule. */
+    public static Plan plan(Options options, Change change) {
+        if (options.attach() != null) {
+            return new Plan(options.firewall(), "", List.of());
+        }
+        List<Rule> rules = rules(options);
+        StringBuilder comments = new StringBuilder();
+        if (change == Change.ADD) {
+            header(comments, options, options.interfaceName(), options.bothDirections());
+        } else {
+            removalHeader(comments, options);
+        }
+        List<Step> steps = options.firewall() == Options.Firewall.NFTABLES
+                ? List.of(nftables(rules, options, change))
+                : iptables(rules, options, change);
+        return new Plan(options.firewall(), comments.toString(), steps);
+    }
+
+    private static List<Rule> rules(Options options) {
         String iface = options.interfaceName();
         boolean both = options.bothDirections();
         List<Rule> rules = new ArrayList<>();
@@ -127,17 +212,30 @@ public final class Rules {
                 rules.add(new Rule("PREROUTING", false, "lo", true));
             }
         }
+        return rules;
+    }
 
+    /** The plan as text: a POSIX sh script for iptables, an nft -f file for nftables. */
+    static String print(Plan plan) {
         StringBuilder out = new StringBuilder();
-        header(out, options, iface, both);
-        out.append('\n');
-        out.append("# iptables (IPv4)\n");
-        iptables(out, "iptables", rules, options);
-        out.append('\n');
-        out.append("# ip6tables (IPv6): the same rules\n");
-        iptables(out, "ip6tables", rules, options);
-        out.append('\n');
-        nftables(out, rules, options);
+        if (plan.firewall() == Options.Firewall.NFTABLES) {
+            out.append("#!/usr/sbin/nft -f\n").append(plan.comments());
+            for (Step step : plan.steps()) {
+                out.append(((Feed) step).input());
+            }
+            return out.toString();
+        }
+        out.append("#!/bin/sh\n").append(plan.comments()).append("set -e\n");
+        for (Step step : plan.steps()) {
+            switch (step) {
+                case Feed feed -> out.append(shellWords(feed.argv())).append(" <<'").append(END).append("'\n")
+                        .append(feed.input()).append(END).append('\n');
+                case Ensure ensure -> out.append(shellWords(ensure.check())).append(" 2>/dev/null || ")
+                        .append(shellWords(ensure.add())).append('\n');
+                case RemoveAll remove -> out.append("while ").append(shellWords(remove.check())).append(" 2>/dev/null; do ")
+                        .append(shellWords(remove.delete())).append("; done\n");
+            }
+        }
         return out.toString();
     }
 
@@ -185,45 +283,113 @@ public final class Rules {
             out.append("#   NIC's receive queues (RSS) or by RPS; with a single receive CPU all go to queue ")
                     .append(first).append(".\n");
         }
-        out.append("# Use either the iptables and ip6tables rules or the nftables ruleset, not both (each SYN\n");
-        out.append("#   would be queued twice). To remove the iptables rules, run them again with -D for -A.\n");
+        if (options.firewall() == Options.Firewall.NFTABLES) {
+            out.append("# For nft -f, for both IP versions: the table ").append(table(options))
+                    .append(" replaced whole in one transaction, so loading\n");
+            out.append("#   this again gives the same rules, not a second copy. Needs a kernel with CONFIG_NFT_QUEUE\n");
+            out.append("#   (nft_queue module). Load these or the iptables rules (--firewall iptables), not both.\n");
+        } else {
+            out.append("# For sh, for IPv4 and IPv6: the rules live in chains of their own in table mangle (")
+                    .append(chain(options, "FORWARD")).append(",\n");
+            out.append("#   ...), refilled in one transaction, each entered by one jump added only if it is missing,\n");
+            out.append("#   so running this again gives the same rules, not a second copy. Use these or the nftables\n");
+            out.append("#   rules (--firewall nftables), not both: each SYN would be queued twice.\n");
+        }
+        out.append("# tcpmssd --add-rules with the same options applies this; --delete-rules (or\n");
+        out.append("#   --print-rules=delete) removes it.\n");
     }
 
-    private static void iptables(StringBuilder out, String command, List<Rule> rules, Options options) {
+    private static void removalHeader(StringBuilder out, Options options) {
+        if (options.firewall() == Options.Firewall.NFTABLES) {
+            out.append("# Removes the nftables table ").append(table(options)).append(" of tcpmssd -p ")
+                    .append(options.queueSpec()).append(", for nft -f; nothing if it is absent\n");
+            out.append("#   (the first line creates it, so that the delete always has a table to delete).\n");
+        } else {
+            out.append("# Removes the iptables and ip6tables rules of tcpmssd -p ").append(options.queueSpec())
+                    .append(", for sh: the jumps to the chains\n");
+            out.append("#   ").append(chain(options, "*")).append(" in table mangle, then the chains; nothing where they are absent.\n");
+        }
+    }
+
+    /**
+     * For each IP version: jumps no longer wanted deleted, then one restore that refills the
+     * chains in use and deletes the others (or, to remove, deletes them all), then the jumps
+     * added where missing.
+     */
+    private static List<Step> iptables(List<Rule> rules, Options options, Change change) {
         String target = options.queues() == 1
                 ? "-j NFQUEUE --queue-num " + options.queue() + " --queue-bypass"
                 : "-j NFQUEUE --queue-balance " + options.queue() + ":" + (options.queue() + options.queues() - 1)
                         + " --queue-bypass --queue-cpu-fanout";
-        for (Rule rule : rules) {
-            out.append(command).append(" -t mangle -A ").append(rule.chain()).append(' ')
-                    .append(rule.iptablesMatch()).append(MATCH).append(' ').append(target).append('\n');
+        List<String> used = change == Change.ADD ? rules.stream().map(Rule::hook).toList() : List.of();
+        List<Step> steps = new ArrayList<>();
+        for (String family : FAMILIES) {
+            StringBuilder restore = new StringBuilder("*mangle\n");
+            for (String hook : HOOKS) {
+                String chain = chain(options, hook);
+                restore.append(':').append(chain).append(" - [0:0]\n");
+                if (!used.contains(hook)) {
+                    steps.add(new RemoveAll(jump(family, "-C", hook, chain), jump(family, "-D", hook, chain)));
+                    restore.append("-X ").append(chain).append('\n');
+                }
+            }
+            for (Rule rule : rules) {
+                if (used.contains(rule.hook())) {
+                    restore.append("-A ").append(chain(options, rule.hook())).append(' ').append(rule.iptablesMatch())
+                            .append(MATCH).append(' ').append(target).append('\n');
+                }
+            }
+            restore.append("COMMIT\n");
+            steps.add(new Feed(List.of(family + "-restore", "-w", LOCK_WAIT, "--noflush"), restore.toString()));
+            for (String hook : used) {
+                String chain = chain(options, hook);
+                steps.add(new Ensure(jump(family, "-C", hook, chain), jump(family, "-A", hook, chain)));
+            }
         }
+        return steps;
     }
 
-    private static void nftables(StringBuilder out, List<Rule> rules, Options options) {
-        String table = "tcpmssd-" + options.queue();
-        out.append("# nftables ruleset for both IP versions, for nft -f FILE; its first two lines replace an\n");
-        out.append("#   earlier table ").append(table).append(" (delete it with: nft delete table inet ").append(table).append(")\n");
-        out.append("# needs a kernel with CONFIG_NFT_QUEUE (nft_queue module)\n");
-        String iface = options.interfaceName();
-        if (iface != null && iface.indexOf('"') >= 0) {
-            out.append("# nft cannot write an interface name containing '\"': use the iptables rules above.\n");
-            return;
-        }
-        String queue = options.queues() == 1
-                ? "queue num " + options.queue() + " bypass"
-                : "queue num " + options.queue() + "-" + (options.queue() + options.queues() - 1) + " fanout,bypass";
+    /** The jump from a built-in chain to ours, with {@code command} -C, -A or -D. */
+    private static List<String> jump(String family, String command, String hook, String chain) {
+        List<String> argv = new ArrayList<>(List.of(family, "-w", LOCK_WAIT, "-t", "mangle", command, hook));
+        argv.addAll(List.of(MATCH.split(" ")));
+        argv.addAll(List.of("-j", chain));
+        return List.copyOf(argv);
+    }
+
+    /** Our chain for a built-in one: "tcpmssd-100-FORWARD" (at most 24 characters; iptables allows 28). */
+    static String chain(Options options, String hook) {
+        return "tcpmssd-" + options.queue() + "-" + hook;
+    }
+
+    private static String table(Options options) {
+        return "tcpmssd-" + options.queue();
+    }
+
+    /**
+     * One nft transaction: "table" creates the table if it is missing, so that "delete table"
+     * always succeeds (nft before 1.0.7 has no "destroy"), and the new table follows.
+     */
+    private static Step nftables(List<Rule> rules, Options options, Change change) {
+        String table = table(options);
+        StringBuilder out = new StringBuilder();
         out.append("table inet ").append(table).append('\n');
         out.append("delete table inet ").append(table).append('\n');
-        out.append("table inet ").append(table).append(" {\n");
-        for (Rule rule : rules) {
-            String hook = rule.chain().toLowerCase(Locale.ROOT);
-            out.append("\tchain ").append(hook).append(" {\n");
-            out.append("\t\ttype filter hook ").append(hook).append(" priority mangle; policy accept;\n");
-            out.append("\t\t").append(rule.nftMatch()).append(NFT_MATCH).append(' ').append(queue).append('\n');
-            out.append("\t}\n");
+        if (change == Change.ADD) {
+            String queue = options.queues() == 1
+                    ? "queue num " + options.queue() + " bypass"
+                    : "queue num " + options.queue() + "-" + (options.queue() + options.queues() - 1) + " fanout,bypass";
+            out.append("table inet ").append(table).append(" {\n");
+            for (Rule rule : rules) {
+                String hook = rule.hook().toLowerCase(Locale.ROOT);
+                out.append("\tchain ").append(hook).append(" {\n");
+                out.append("\t\ttype filter hook ").append(hook).append(" priority mangle; policy accept;\n");
+                out.append("\t\t").append(rule.nftMatch()).append(NFT_MATCH).append(' ').append(queue).append('\n');
+                out.append("\t}\n");
+            }
+            out.append("}\n");
         }
-        out.append("}\n");
+        return new Feed(List.of("nft", "-f", "-"), out.toString());
     }
 
     /** The options that matter for the rules, as the operator would type them. */
@@ -232,7 +398,11 @@ public final class Rules {
     }
 
     private static String sourceOption(MssSource source) {
-        return source.option().stream().map(Rules::shellQuote).collect(java.util.stream.Collectors.joining(" "));
+        return source.option().stream().map(Rules::shellQuote).collect(Collectors.joining(" "));
+    }
+
+    private static String shellWords(List<String> argv) {
+        return argv.stream().map(Rules::shellQuote).collect(Collectors.joining(" "));
     }
 
     /** A shell word: as is when safe, else in single quotes (a quote inside as '\''). */
@@ -241,6 +411,14 @@ public final class Rules {
             return word;
         }
         return "'" + word.replace("'", "'\\''") + "'";
+    }
+
+    /** A word of iptables-restore input: as is when safe, else in double quotes, '"' and '\' escaped. */
+    static String restoreQuote(String word) {
+        if (RESTORE_SAFE.matcher(word).matches()) {
+            return word;
+        }
+        return "\"" + word.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
 
     /** An nft string: in double quotes, a trailing '*' escaped so that it is not a wildcard. */

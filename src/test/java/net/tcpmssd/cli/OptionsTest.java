@@ -7,6 +7,7 @@ import net.tcpmssd.mss.FixedMss;
 import net.tcpmssd.mss.FixedMtu;
 import net.tcpmssd.mss.InterfaceMtu;
 import net.tcpmssd.mss.PathMtu;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import java.nio.file.Path;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -185,6 +186,37 @@ class OptionsTest {
         assertThat(o.addMss()).isTrue();
         assertThat(o.metrics()).hasToString("127.0.0.1:9815");
         assertThat(Options.parse("-p", "100", "-m", "1280", "--print-rules").action()).isEqualTo(Options.Action.PRINT_RULES);
+    }
+
+    @Test
+    void ruleActionsAndTheirFormat() throws Exception {
+        assertThat(Options.parse("-p", "1", "-m", "1280").firewall()).isEqualTo(Options.Firewall.IPTABLES);
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--firewall", "nftables").firewall()).isEqualTo(Options.Firewall.NFTABLES);
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--firewall=iptables").firewall()).isEqualTo(Options.Firewall.IPTABLES);
+        assertThat(Options.parse("-p", "1", "-m", "1280", "--firewall", "nftables").action()).isEqualTo(Options.Action.RUN);
+        assertThat(Options.parse("--print-rules=add", "-p", "1", "-m", "1280").action()).isEqualTo(Options.Action.PRINT_RULES);
+        assertThat(Options.parse("--print-rules=delete", "-p", "1", "-m", "1280").action()).isEqualTo(Options.Action.PRINT_DELETE_RULES);
+        // The unit's ExecStartPost/ExecStopPost give the same options as its ExecStart.
+        for (String action : List.of("--add-rules", "--delete-rules")) {
+            Options o = Options.parse(action, "-i", "ppp0", "-bv", "-p", "100-103", "--foreground", "--pidfile", "/run/x.pid",
+                    "--metrics", "9815", "--wait-for-interface", "--queue-length", "100", "--add-mss", "--firewall", "iptables");
+            assertThat(o.action()).isEqualTo(action.equals("--add-rules") ? Options.Action.ADD_RULES : Options.Action.DELETE_RULES);
+            assertThat(o.interfaceName()).isEqualTo("ppp0");
+            assertThat(Options.parse(action, "--attach", "wan0", "-m", "1400", "--cls-bpf").action()).isEqualTo(o.action());
+        }
+        assertInvalid("invalid firewall \"ipfw\" (iptables or nftables)", "-p", "1", "-m", "1280", "--firewall", "ipfw");
+        assertInvalid("invalid firewall \"\" (iptables or nftables)", "-p", "1", "-m", "1280", "--firewall", "");
+        assertInvalid("invalid --print-rules value \"remove\" (add or delete)", "--print-rules=remove", "-p", "1", "-m", "1280");
+        assertInvalid("--print-rules, --add-rules and --delete-rules exclude each other", "--add-rules", "--delete-rules", "-p", "1", "-m", "1280");
+        assertInvalid("--print-rules, --add-rules and --delete-rules exclude each other", "--print-rules", "--add-rules", "-p", "1", "-m", "1280");
+        assertInvalid("nft cannot match an interface name containing '\"': use --firewall iptables",
+                "--add-rules", "--firewall", "nftables", "-p", "1", "-i", "a\"b");
+        // A run needs no rule text: the same name is fine there.
+        assertThat(Options.parse("--firewall", "nftables", "-p", "1", "-i", "a\"b").action()).isEqualTo(Options.Action.RUN);
+        // getopt_long: an optional value only after '='; a separate word is an operand.
+        assertUsage("--print-rules", "delete", "-p", "1", "-m", "1280");
+        assertUsage("--add-rules=x", "-p", "1", "-m", "1280");
+        assertUsage("--firewall");
     }
 
     @Test
