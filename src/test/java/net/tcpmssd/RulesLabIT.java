@@ -5,6 +5,10 @@ import static net.tcpmssd.lab.Lab.ROUTER;
 import static net.tcpmssd.lab.Lab.SERVER;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -17,9 +21,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * --print-rules (issue 6) end to end: the rules tcpmssd prints, executed as printed in the lab's
- * router, queue the SYNs to the real daemon, which clamps them:
- * client ── router (tcpmssd) ══ 1280 ══ wan ── server.
+ * --print-rules, --add-rules, --delete-rules (issues 6, 13) end to end: the rules tcpmssd prints,
+ * run as printed in the lab's router, or applied by tcpmssd itself, queue the SYNs to the real
+ * daemon, which clamps them (client ── router (tcpmssd) ══ 1280 ══ wan ── server); applied twice
+ * they are there once; removed (twice) they leave table mangle as it was.
  */
 class RulesLabIT {
 
@@ -38,27 +43,63 @@ class RulesLabIT {
         return f == Family.IPV4 ? 1240 : 1220; // 1280 minus 40 or 60
     }
 
-    /** Runs tcpmssd --print-rules in the router, then every iptables and ip6tables line it printed, as printed. */
-    private List<String> applyPrintedRules(String... options) {
-        String[] args = new String[options.length + 1];
-        args[0] = "--print-rules";
-        System.arraycopy(options, 0, args, 1, options.length);
-        Lab.Result printed = Tcpmssd.run(lab, args);
-        assertThat(printed.status()).as("exit status of --print-rules; stderr: %s", printed.stderr()).isZero();
-        assertThat(printed.stderr()).isEmpty();
-        List<String> rules = printed.stdout().lines()
-                .filter(line -> line.startsWith("iptables ") || line.startsWith("ip6tables "))
-                .toList();
-        assertThat(rules).isNotEmpty();
-        for (String rule : rules) {
-            lab.sh(ROUTER, rule);
+    /** Runs tcpmssd with these arguments in the router; it must succeed silently. Returns its stdout. */
+    private String tcpmssd(String... args) {
+        Lab.Result result = Tcpmssd.run(lab, args);
+        assertThat(result.status()).as("exit status of tcpmssd %s; stderr: %s", String.join(" ", args), result.stderr()).isZero();
+        assertThat(result.stderr()).isEmpty();
+        return result.stdout();
+    }
+
+    /** Runs what tcpmssd --print-rules prints for these options with sh in the router, as an operator would pipe it. */
+    private String runPrintedScript(String... options) {
+        String script = tcpmssd(prepend("--print-rules", options));
+        assertThat(script).startsWith("#!/bin/sh\n");
+        Path file = lab.scratch().resolve("rules-" + System.nanoTime() + ".sh");
+        try {
+            Files.writeString(file, script);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
-        return rules;
+        lab.host(ROUTER, "sh", file.toString()).orFail();
+        return script;
+    }
+
+    private static String[] prepend(String first, String... rest) {
+        String[] args = new String[rest.length + 1];
+        args[0] = first;
+        System.arraycopy(rest, 0, args, 1, rest.length);
+        return args;
+    }
+
+    /** Table mangle of both IP versions as iptables-save writes it, without its dated comments and the chains' counters. */
+    private String mangle() {
+        return lab.sh(ROUTER, "for v in iptables ip6tables; do $v-save -t mangle | grep -v '^#' | sed 's/ \\[[0-9]*:[0-9]*\\]$//'; done");
+    }
+
+    /** How many lines of {@code text} equal {@code line}. */
+    private static long copies(String text, String line) {
+        return text.lines().filter(line::equals).count();
+    }
+
+    /** The rules queue 100 needs for -i wan0 without -b, as iptables-save lists them, each once per IP version. */
+    private static void assertQueueRulesForWan(String mangle, String target) {
+        for (String line : List.of(
+                "-A FORWARD -p tcp -m tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-FORWARD",
+                "-A OUTPUT -p tcp -m tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-OUTPUT",
+                "-A tcpmssd-100-FORWARD -o wan0 -p tcp -m tcp --tcp-flags SYN,RST SYN " + target,
+                "-A tcpmssd-100-OUTPUT -o wan0 -p tcp -m tcp --tcp-flags SYN,RST SYN " + target,
+                ":tcpmssd-100-FORWARD -",
+                ":tcpmssd-100-OUTPUT -")) {
+            assertThat(copies(mangle, line)).as("copies of %s in\n%s", line, mangle).isEqualTo(2);
+        }
+        assertThat(mangle).doesNotContain("PREROUTING -").doesNotContain("tcpmssd-100-PREROUTING");
+        assertThat(mangle.lines().filter(l -> l.startsWith("-A ")).count()).as("rules in\n%s", mangle).isEqualTo(8);
     }
 
     /** Packets the rule of {@code chain} matched, from {@code iptables -S -v} ("... -c PACKETS BYTES ..."). */
     private long packetsMatched(Family f, String chain) {
-        String listing = lab.sh(ROUTER, f.iptables + " -t mangle -S " + chain + " -v");
+        String listing = lab.sh(ROUTER, f.iptables + " -w 10 -t mangle -S " + chain + " -v");
         Matcher m = Pattern.compile("(?m)^-A " + chain + " .* -c (\\d+) \\d+ -j NFQUEUE").matcher(listing);
         assertThat(m.find()).as("an NFQUEUE rule in %s:\n%s", chain, listing).isTrue();
         return Long.parseLong(m.group(1));
@@ -71,9 +112,12 @@ class RulesLabIT {
     }
 
     @Test
-    void thePrintedRulesQueueTheSynsOfBothFamiliesToTheDaemon() {
-        List<String> rules = applyPrintedRules("-p", "100", "-i", "wan0");
-        assertThat(rules).hasSize(4).allSatisfy(rule -> assertThat(rule).contains(" -o wan0 "));
+    void thePrintedScriptRunTwiceQueuesTheSynsOfBothFamiliesToTheDaemon() {
+        runPrintedScript("-p", "100", "-i", "wan0");
+        String once = mangle();
+        runPrintedScript("-p", "100", "-i", "wan0");
+        assertThat(mangle()).as("the script run a second time").isEqualTo(once);
+        assertQueueRulesForWan(once, "-j NFQUEUE --queue-num 100 --queue-bypass");
 
         // --queue-bypass: with the rules in place and no daemon bound, connections still work, unclamped.
         // (A short exchange: an unclamped bulk transfer would also test the lab's path MTU discovery.)
@@ -92,17 +136,18 @@ class RulesLabIT {
             // The OUTPUT rule queues the router's own connections across the small link (Linux already
             // announces 1240/1220 on them, so nothing changes; they pass through the daemon and work).
             for (Family f : Family.values()) {
-                long before = packetsMatched(f, "OUTPUT");
+                long before = packetsMatched(f, "tcpmssd-100-OUTPUT");
                 assertThat(lab.sh(ROUTER, echoHello(f, null))).isEqualTo("hello\n");
-                assertThat(packetsMatched(f, "OUTPUT")).as("%s SYNs the router's OUTPUT rule queued", f).isGreaterThan(before);
+                assertThat(packetsMatched(f, "tcpmssd-100-OUTPUT")).as("%s SYNs the router's OUTPUT rule queued", f).isGreaterThan(before);
             }
         }
     }
 
     @Test
     void thePrintedRulesForAQueueRangeFeedEveryQueueOfTheDaemon() {
-        List<String> rules = applyPrintedRules("-p", "100-101", "-i", "wan0");
-        assertThat(rules).allSatisfy(rule -> assertThat(rule).contains("--queue-balance 100:101").contains("--queue-cpu-fanout"));
+        tcpmssd("--add-rules", "-p", "100-101", "-i", "wan0");
+        assertThat(copies(mangle(), "-A tcpmssd-100-FORWARD -o wan0 -p tcp -m tcp --tcp-flags SYN,RST SYN"
+                + " -j NFQUEUE --queue-balance 100:101 --queue-bypass --queue-cpu-fanout")).isEqualTo(2);
 
         try (Tcpmssd daemon = Tcpmssd.start(lab, 101, "-v", "-p", "100-101", "-i", "wan0")) {
             assertThat(Tcpmssd.queueBound(lab, 100)).isTrue();
@@ -125,6 +170,104 @@ class RulesLabIT {
                 assertThat(Long.parseLong(fields[7])).as("packets handed to queue %s", fields[0]).isPositive();
             });
             assertThat(daemon.log()).contains("MSS: 1460 -> 1240").contains("MSS: 1440 -> 1220");
+        }
+    }
+
+    @Test
+    void addRulesTwiceClampsBothFamiliesAndDeleteRulesTwiceLeavesMangleAsItWas() {
+        lab.bothFamilies(ROUTER, "-w 10 -t mangle -A FORWARD -p udp -j ACCEPT"); // someone else's rule: left alone
+        String before = mangle();
+        // The unit's ExecStartPost gives every option of the run; the one-shot ignores those it does not need.
+        String[] options = {"-p", "100", "-i", "wan0", "--foreground", "--pidfile", "/nonexistent/x.pid", "--wait-for-interface"};
+        assertThat(tcpmssd(prepend("--add-rules", options))).isEmpty();
+        String once = mangle();
+        tcpmssd(prepend("--add-rules", options));
+        assertThat(mangle()).as("added a second time").isEqualTo(once);
+        assertQueueRulesForWan(once.replace("-A FORWARD -p udp -j ACCEPT\n", ""), "-j NFQUEUE --queue-num 100 --queue-bypass");
+        assertThat(copies(once, "-A FORWARD -p udp -j ACCEPT")).isEqualTo(2);
+
+        try (Tcpmssd daemon = Tcpmssd.start(lab, 100, "-v", "-p", "100", "-i", "wan0")) {
+            assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
+            assertThat(lab.mssAtServer(Family.IPV6)).isEqualTo(1220);
+            assertThat(daemon.log()).contains("MSS: 1460 -> 1240").contains("MSS: 1440 -> 1220");
+        }
+
+        // -b added: PREROUTING joins; -b dropped again: it goes, the rest stays as it was.
+        tcpmssd("--add-rules", "-b", "-p", "100", "-i", "wan0");
+        assertThat(copies(mangle(), "-A PREROUTING -p tcp -m tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-PREROUTING")).isEqualTo(2);
+        tcpmssd(prepend("--add-rules", options));
+        assertThat(mangle()).isEqualTo(once);
+
+        tcpmssd(prepend("--delete-rules", options));
+        assertThat(mangle()).as("mangle after --delete-rules").isEqualTo(before);
+        tcpmssd(prepend("--delete-rules", options));
+        assertThat(mangle()).as("mangle after a second --delete-rules").isEqualTo(before);
+        // The removal printed for sh does the same, also when there is nothing to remove.
+        tcpmssd("--add-rules", "-b", "-p", "100", "-m", "1400");
+        String script = tcpmssd("--print-rules=delete", "-p", "100", "-m", "1400");
+        for (int i = 0; i < 2; i++) {
+            lab.host(ROUTER, "sh", "-c", script).orFail();
+            assertThat(mangle()).isEqualTo(before);
+        }
+    }
+
+    @Test
+    void attachNeedsNoRulesSoAddAndDeleteDoNothing() {
+        String before = mangle();
+        String nftBefore = lab.sh(ROUTER, "nft list ruleset");
+        assertThat(tcpmssd("--add-rules", "--attach", "wan0", "-i", "wan0")).isEmpty();
+        assertThat(tcpmssd("--delete-rules", "--attach", "wan0", "-i", "wan0", "--firewall", "nftables")).isEmpty();
+        assertThat(mangle()).isEqualTo(before);
+        assertThat(lab.sh(ROUTER, "nft list ruleset")).isEqualTo(nftBefore);
+    }
+
+    /**
+     * The nftables file: nft parses it into the expected queue expressions wherever it runs
+     * (--debug=netlink prints them before the kernel is asked). A kernel with nft_queue loads it
+     * twice as one table, clamping; one without it (this machine's) refuses the queue statement,
+     * which --add-rules reports in one line, so there the rest of the text (tables, hooks, matches)
+     * is loaded twice with a counter in the queue statement's place.
+     */
+    @Test
+    void theNftablesFileIsOneTableLoadedTwiceAsOnce() throws IOException {
+        String[] options = {"--firewall", "nftables", "-b", "-p", "100-101", "-i", "wan0"};
+        String file = tcpmssd(prepend("--print-rules", options));
+        Path ruleset = lab.scratch().resolve("rules.nft");
+        Files.writeString(ruleset, file);
+        Lab.Result parsed = lab.host(ROUTER, "nft", "--debug=netlink", "--check", "-f", ruleset.toString());
+        String bytecode = parsed.stdout() + parsed.stderr();
+        assertThat(bytecode.lines().filter(l -> l.equals("  [ queue num 100-101 bypass fanout ]")).count())
+                .as("queue expressions nft made of\n%s", bytecode).isEqualTo(3);
+        assertThat(bytecode).contains("inet tcpmssd-100 forward").contains("inet tcpmssd-100 output").contains("inet tcpmssd-100 prerouting");
+
+        String nftBefore = lab.sh(ROUTER, "nft list ruleset");
+        boolean kernelQueues = lab.host(ROUTER, "sh", "-c",
+                "printf 'table inet tcpmssd-probe { chain c { queue num 1 bypass; }; }\\n' | nft --check -f -").status() == 0;
+        String table;
+        if (kernelQueues) {
+            tcpmssd(prepend("--add-rules", options));
+            table = lab.sh(ROUTER, "nft list table inet tcpmssd-100");
+            tcpmssd(prepend("--add-rules", options));
+            try (Tcpmssd daemon = Tcpmssd.start(lab, 101, "-v", "-p", "100-101", "-i", "wan0")) {
+                assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
+            }
+        } else {
+            Lab.Result refused = Tcpmssd.run(lab, prepend("--add-rules", options));
+            assertThat(refused.status()).isEqualTo(1);
+            assertThat(refused.stderr()).matches("tcpmssd: nft -f -: \\S+: Error: Could not process rule: No such file or directory\n");
+            Path counted = lab.scratch().resolve("counted.nft");
+            Files.writeString(counted, file.replace("queue num 100-101 fanout,bypass", "counter"));
+            lab.host(ROUTER, "nft", "-f", counted.toString()).orFail();
+            table = lab.sh(ROUTER, "nft list table inet tcpmssd-100");
+            lab.host(ROUTER, "nft", "-f", counted.toString()).orFail();
+        }
+        assertThat(lab.sh(ROUTER, "nft list table inet tcpmssd-100")).as("loaded a second time").isEqualTo(table);
+        // nft 1.0.6 lists "tcp flags & (syn | rst) == syn" as "tcp flags syn / syn,rst".
+        assertThat(table.lines().filter(l -> l.contains("wan0\" tcp flags syn / syn,rst ")).count()).as(table).isEqualTo(3);
+
+        for (int i = 0; i < 2; i++) {
+            tcpmssd(prepend("--delete-rules", options));
+            assertThat(lab.sh(ROUTER, "nft list ruleset")).as("ruleset after --delete-rules").isEqualTo(nftBefore);
         }
     }
 }

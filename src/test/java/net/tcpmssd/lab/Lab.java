@@ -200,9 +200,11 @@ public final class Lab implements AutoCloseable {
         host(CLIENT, "nft", "delete", "table", "inet", "strip");
     }
 
-    /** Removes every rule from the router's mangle table, both families. */
+    /** Removes every rule and user chain (tcpmssd --add-rules') from the router's mangle table, both families. */
     public void flushRouterRules() {
-        bothFamilies(ROUTER, "-t mangle -F");
+        bothFamilies(ROUTER, "-w 10 -t mangle -F");
+        bothFamilies(ROUTER, "-w 10 -t mangle -X");
+        host(ROUTER, "nft", "delete", "table", "inet", "tcpmssd-100");
     }
 
     /** The wan host drops the ICMP errors it would send about its small link (BEHAVIOUR §6). */
