@@ -7,6 +7,7 @@ import net.tcpmssd.daemon.Detach;
 import net.tcpmssd.daemon.JournalStream;
 import net.tcpmssd.daemon.Fatal;
 import net.tcpmssd.daemon.Log;
+import net.tcpmssd.daemon.Privileges;
 import net.tcpmssd.daemon.StartupException;
 import net.tcpmssd.daemon.Syslog;
 import net.tcpmssd.os.ErrnoException;
@@ -54,6 +55,13 @@ public final class Main {
 
     /** In the foreground, or detached (BEHAVIOUR §5): see {@link Detach} for how a JVM detaches. */
     private static int runDaemon(Options options, String[] args) throws Exception {
+        try {
+            Privileges.dropUnneeded(options); // before anything else: the detached child is started with what is left
+        } catch (ErrnoException e) {
+            // Hardening only (a seccomp filter may refuse capset): the daemon runs as it would have.
+            System.err.println(JournalStream.prefix(JournalStream.WARNING) + "tcpmssd: warning: can't drop the capabilities"
+                    + " this data path does not need: " + e.getMessage());
+        }
         boolean child = options.detaches() && Detach.isChild();
         if (options.detaches() && !child) {
             return Detach.startChild(args);

@@ -88,6 +88,7 @@ public final class Libc {
     public static final int EPERM = 1;
     public static final int EBUSY = 16;
     public static final int ENODEV = 19;
+    public static final int EINVAL = 22;
     public static final int EBADMSG = 74;
     public static final int ETIMEDOUT = 110;
     public static final int EIO = 5;
@@ -196,13 +197,26 @@ public final class Libc {
         static final MethodHandle SETNS = withErrno("setns", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     }
 
-    /** capget(2), to name the capability whose lack made the kernel answer EPERM (BEHAVIOUR §7). */
+    /**
+     * capget(2), to name the capability whose lack made the kernel answer EPERM (BEHAVIOUR §7);
+     * capset(2) and prctl(2), to give up those a data path does not need. prctl is variadic after
+     * the option; its arguments are unsigned longs.
+     */
     private static final class Capabilities {
         static final MethodHandle CAPGET = withErrno("capget", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        static final MethodHandle CAPSET = withErrno("capset", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        static final MethodHandle PRCTL = LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("prctl"),
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+                Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
     }
 
     // linux/capability.h: the version whose data is two 32-bit words per set, and the numbers.
     private static final int LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+    // linux/prctl.h
+    private static final int PR_CAPBSET_READ = 23;
+    private static final int PR_CAPBSET_DROP = 24;
+    public static final int CAP_SETPCAP = 8;
+    public static final int CAP_NET_BIND_SERVICE = 10;
     public static final int CAP_NET_ADMIN = 12;
     public static final int CAP_SYS_ADMIN = 21;
     public static final int CAP_PERFMON = 38;
@@ -589,15 +603,73 @@ public final class Libc {
 
     /** The calling thread's effective capabilities (capget(2)), bit N for capability N. */
     public static long effectiveCapabilities() throws ErrnoException {
+        return capabilities().effective();
+    }
+
+    /** A thread's three capability sets, bit N for capability N. */
+    public record CapabilitySets(long effective, long permitted, long inheritable) {}
+
+    /** The calling thread's capability sets (capget(2)). */
+    public static CapabilitySets capabilities() throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
-            // struct __user_cap_header_struct { u32 version; int pid; }, pid 0: ourselves;
-            // struct __user_cap_data_struct { u32 effective, permitted, inheritable; }[2].
-            MemorySegment header = arena.allocate(8, 4);
-            header.set(JAVA_INT, 0, LINUX_CAPABILITY_VERSION_3);
+            MemorySegment header = capabilityHeader(arena);
             MemorySegment data = arena.allocate(24, 4);
             call("capget", () -> (int) Capabilities.CAPGET.invokeExact(state(), header, data));
-            return (data.get(JAVA_INT, 0) & 0xffffffffL) | (data.get(JAVA_INT, 12) & 0xffffffffL) << 32;
+            return new CapabilitySets(set(data, 0), set(data, 4), set(data, 8));
         }
+    }
+
+    /**
+     * Sets the calling thread's capability sets (capset(2)). Only the calling thread's: Linux
+     * keeps credentials per thread, and a thread started afterwards inherits its creator's.
+     */
+    public static void setCapabilities(CapabilitySets sets) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment header = capabilityHeader(arena);
+            MemorySegment data = arena.allocate(24, 4);
+            long[] words = {sets.effective(), sets.permitted(), sets.inheritable()};
+            for (int i = 0; i < 3; i++) {
+                data.set(JAVA_INT, 4L * i, (int) words[i]);
+                data.set(JAVA_INT, 12 + 4L * i, (int) (words[i] >>> 32));
+            }
+            call("capset", () -> (int) Capabilities.CAPSET.invokeExact(state(), header, data));
+        }
+    }
+
+    /**
+     * Whether capability {@code cap} is in the calling thread's bounding set (PR_CAPBSET_READ);
+     * false for a number the kernel does not know (EINVAL), so a loop from 0 ends at the last.
+     */
+    public static boolean inBoundingSet(int cap) throws ErrnoException {
+        try {
+            return prctl(PR_CAPBSET_READ, cap) == 1;
+        } catch (ErrnoException e) {
+            if (e.errno() == EINVAL) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    /** Takes {@code cap} out of the calling thread's bounding set (PR_CAPBSET_DROP; needs CAP_SETPCAP). */
+    public static void dropFromBoundingSet(int cap) throws ErrnoException {
+        prctl(PR_CAPBSET_DROP, cap);
+    }
+
+    private static long prctl(int option, long argument) throws ErrnoException {
+        return call("prctl", () -> (int) Capabilities.PRCTL.invokeExact(state(), option, argument, 0L, 0L, 0L));
+    }
+
+    // struct __user_cap_header_struct { u32 version; int pid; }, pid 0: the calling thread.
+    private static MemorySegment capabilityHeader(Arena arena) {
+        MemorySegment header = arena.allocate(8, 4);
+        header.set(JAVA_INT, 0, LINUX_CAPABILITY_VERSION_3);
+        return header;
+    }
+
+    // struct __user_cap_data_struct { u32 effective, permitted, inheritable; }[2]: the low 32 bits, then the high.
+    private static long set(MemorySegment data, int offset) {
+        return (data.get(JAVA_INT, offset) & 0xffffffffL) | (data.get(JAVA_INT, 12 + offset) & 0xffffffffL) << 32;
     }
 
     /** Starts a new session: no controlling terminal from here on (setsid(2)). */

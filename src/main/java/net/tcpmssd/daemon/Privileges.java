@@ -1,0 +1,88 @@
+package net.tcpmssd.daemon;
+
+import net.tcpmssd.cli.Options;
+import net.tcpmssd.os.ErrnoException;
+import net.tcpmssd.os.Libc;
+
+/**
+ * Least privilege: right after the options are read, the daemon gives up every capability its
+ * data path does not use, so that a packaged unit can grant both paths' (CAP_BPF, CAP_NET_ADMIN)
+ * and each daemon keeps only its own.
+ *
+ * <ul>
+ *   <li><b>What each path needs.</b> The queue (-p): CAP_NET_ADMIN, to bind and configure the
+ *       queue (nfqnl_recv_config) and for SO_RCVBUFFORCE. --attach: CAP_BPF for maps and
+ *       programs, CAP_NET_ADMIN for the tc attachments, and CAP_SYS_ADMIN where it is held:
+ *       finding our programs among those at a hook (to replace them at a start, to detach them
+ *       at a stop) opens each by id, BPF_PROG_GET_FD_BY_ID, which needs it; without it a stop
+ *       left the program attached and the next start failed with EPERM (seen in
+ *       PrivilegesLabIT). Not CAP_PERFMON: the program uses no packet pointers (ClampProgram). Both: CAP_NET_BIND_SERVICE only for
+ *       a --metrics port below 1024. Nothing else the daemon does after this needs one: the
+ *       interfaces and routes are read over rtnetlink, which asks for none; syslog, the journal
+ *       and sd_notify are sockets anyone may write. Everything is kept as uid 0 too: a root
+ *       daemon then writes its pidfile and its locks under /run as their owner, which needs no
+ *       CAP_DAC_OVERRIDE, and what a bug or an exploit could do shrinks from everything
+ *       (modules, raw sockets, ptrace, mounts, any file) to the queue or the program.
+ *   <li><b>Only drop.</b> Each set becomes what it held and the path needs; a capability that
+ *       was never there is not asked for, so a start never fails here (a missing one is told
+ *       later by the call that needs it, as before). The bounding set is cut too where
+ *       CAP_SETPCAP allows it (root outside a unit that already bounds it), so that a process
+ *       started afterwards, such as the detached daemon (Detach), cannot gain back as uid 0 what
+ *       was given up: execve gives root its bounding set.
+ *   <li><b>The ambient set</b> needs no call: capset(2) takes out of it whatever is no longer both
+ *       permitted and inheritable (security/commoncap.c, cap_capset). The capabilities kept stay
+ *       ambient if they were, so that the detached daemon of an unprivileged user started with
+ *       ambient CAP_NET_ADMIN still holds it after its execve; PR_CAP_AMBIENT_CLEAR_ALL would
+ *       take that away and its bind would fail.
+ *   <li><b>Per thread.</b> Linux keeps capabilities per thread, and capset changes the caller's
+ *       alone. This runs on the thread that then starts every thread of the daemon, which
+ *       inherit the smaller sets. The JVM's own threads started before main (the launcher's
+ *       first thread, which /proc/PID/status shows, the compiler and GC threads) keep theirs;
+ *       they run no code of ours. The detached daemon, a new process started after the drop,
+ *       has the smaller sets in every thread.
+ * </ul>
+ */
+public final class Privileges {
+
+    private Privileges() {}
+
+    /** The capabilities the daemon with these options uses, bit N for capability N. */
+    static long needed(Options options) {
+        long needed = bit(Libc.CAP_NET_ADMIN);
+        if (options.attach() != null) {
+            // Telling our programs at a hook from another tool's opens each by id
+            // (BPF_PROG_GET_FD_BY_ID), which the kernel allows only with CAP_SYS_ADMIN
+            // (kernel/bpf/syscall.c): the start that replaces ours and the stop that detaches it.
+            needed |= bit(Libc.CAP_BPF) | bit(Libc.CAP_SYS_ADMIN);
+        }
+        if (options.metrics() != null && options.metrics().port() < 1024) {
+            needed |= bit(Libc.CAP_NET_BIND_SERVICE); // ports below ip_unprivileged_port_start, 1024 by default
+        }
+        return needed;
+    }
+
+    /** Gives up every capability the daemon with these options does not use. */
+    public static void dropUnneeded(Options options) throws ErrnoException {
+        keepOnly(needed(options));
+    }
+
+    /**
+     * Gives up every capability but {@code keep}, in the bounding set where allowed and in the
+     * calling thread's effective, permitted and inheritable (and so ambient) sets.
+     */
+    static void keepOnly(long keep) throws ErrnoException {
+        Libc.CapabilitySets held = Libc.capabilities();
+        if ((held.effective() & bit(Libc.CAP_SETPCAP)) != 0) {
+            for (int cap = 0; cap < Long.SIZE; cap++) { // past the kernel's last, inBoundingSet is false
+                if ((keep & bit(cap)) == 0 && Libc.inBoundingSet(cap)) {
+                    Libc.dropFromBoundingSet(cap);
+                }
+            }
+        }
+        Libc.setCapabilities(new Libc.CapabilitySets(held.effective() & keep, held.permitted() & keep, held.inheritable() & keep));
+    }
+
+    private static long bit(int cap) {
+        return 1L << cap;
+    }
+}
