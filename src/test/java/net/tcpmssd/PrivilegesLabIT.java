@@ -25,8 +25,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * Least privilege per data path: the real daemon, started as root (or as nobody with ambient
  * capabilities, as a unit would), keeps CAP_NET_ADMIN alone on the queue path and CAP_BPF with
  * CAP_NET_ADMIN on --attach, read from /proc/PID/status and /proc/PID/task/TID/status, and still
- * clamps. In the foreground the daemon's own threads have dropped them (the JVM's threads from
- * before main keep theirs: capabilities are per thread); detached, every thread of the process.
+ * clamps. In the foreground the daemon's own threads have dropped them, the one that runs signal
+ * actions too (the JVM's threads from before main keep theirs: capabilities are per thread);
+ * detached, every thread of the process.
  */
 class PrivilegesLabIT {
 
@@ -132,7 +133,10 @@ class PrivilegesLabIT {
     void theQueuePathKeepsOnlyNetAdmin() throws IOException {
         lab.queueSynsToWan();
         try (Tcpmssd daemon = Tcpmssd.start(lab, 100, "-v", "-p", "100", "-i", "wan0")) {
-            assertDaemonThreadsHoldOnly(daemon, NET_ADMIN, "queue-100");
+            assertDaemonThreadsHoldOnly(daemon, NET_ADMIN, "queue-100", "signals");
+            // A signal's action runs on that thread: SIGUSR1's counters are still logged.
+            lab.sh(ROUTER, "kill -USR1 " + daemon.process().pid());
+            Lab.awaitLog(daemon.logFile(), "IPv4: ", Duration.ofSeconds(5));
             assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
             assertThat(lab.mssAtServer(Family.IPV6)).isEqualTo(1220);
         }
@@ -146,7 +150,7 @@ class PrivilegesLabIT {
     @Test
     void theKernelPathKeepsBpfAndNetAdmin() throws IOException {
         try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280")) {
-            assertDaemonThreadsHoldOnly(daemon, BPF | NET_ADMIN | SYS_ADMIN);
+            assertDaemonThreadsHoldOnly(daemon, BPF | NET_ADMIN | SYS_ADMIN, "signals");
             assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
         }
         Path pidfile = lab.scratch().resolve("attach.pid");
