@@ -73,8 +73,9 @@ public final class Privileges {
     static void keepOnly(long keep) throws ErrnoException {
         Libc.CapabilitySets held = Libc.capabilities();
         if ((held.effective() & bit(Libc.CAP_SETPCAP)) != 0) {
-            for (int cap = 0; cap < Long.SIZE; cap++) { // past the kernel's last, inBoundingSet is false
-                if ((keep & bit(cap)) == 0 && Libc.inBoundingSet(cap)) {
+            long surplus = Libc.boundingSet() & ~keep;
+            for (int cap = 0; cap < Long.SIZE; cap++) {
+                if ((surplus & bit(cap)) != 0) {
                     Libc.dropFromBoundingSet(cap);
                 }
             }

@@ -88,7 +88,6 @@ public final class Libc {
     public static final int EPERM = 1;
     public static final int EBUSY = 16;
     public static final int ENODEV = 19;
-    public static final int EINVAL = 22;
     public static final int EBADMSG = 74;
     public static final int ETIMEDOUT = 110;
     public static final int EIO = 5;
@@ -199,14 +198,18 @@ public final class Libc {
 
     /**
      * capget(2), to name the capability whose lack made the kernel answer EPERM (BEHAVIOUR §7);
-     * capset(2) and prctl(2), to give up those a data path does not need. prctl is variadic after
-     * the option; its arguments are unsigned longs.
+     * capset(2) and prctl(2), to give up those a data path does not need. All three through one
+     * syscall(2) handle, the arguments as 64-bit values (addresses too): the drop runs before
+     * every start, and each handle linked costs about 10 ms there.
      */
     private static final class Capabilities {
-        static final MethodHandle CAPGET = withErrno("capget", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-        static final MethodHandle CAPSET = withErrno("capset", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-        static final MethodHandle PRCTL = LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("prctl"),
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+        static final boolean ARM64 = "aarch64".equals(System.getProperty("os.arch"));
+        // asm/unistd_64.h (x86_64), asm-generic/unistd.h (arm64)
+        static final long SYS_CAPGET = ARM64 ? 90 : 125;
+        static final long SYS_CAPSET = ARM64 ? 91 : 126;
+        static final long SYS_PRCTL = ARM64 ? 167 : 157;
+        static final MethodHandle SYSCALL = LINKER.downcallHandle(LINKER.defaultLookup().findOrThrow("syscall"),
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
                 Linker.Option.firstVariadicArg(1), Linker.Option.captureCallState("errno"));
     }
 
@@ -614,7 +617,8 @@ public final class Libc {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment header = capabilityHeader(arena);
             MemorySegment data = arena.allocate(24, 4);
-            call("capget", () -> (int) Capabilities.CAPGET.invokeExact(state(), header, data));
+            call("capget", () -> (long) Capabilities.SYSCALL.invokeExact(state(), Capabilities.SYS_CAPGET,
+                    header.address(), data.address(), 0L));
             return new CapabilitySets(set(data, 0), set(data, 4), set(data, 8));
         }
     }
@@ -632,23 +636,30 @@ public final class Libc {
                 data.set(JAVA_INT, 4L * i, (int) words[i]);
                 data.set(JAVA_INT, 12 + 4L * i, (int) (words[i] >>> 32));
             }
-            call("capset", () -> (int) Capabilities.CAPSET.invokeExact(state(), header, data));
+            call("capset", () -> (long) Capabilities.SYSCALL.invokeExact(state(), Capabilities.SYS_CAPSET,
+                    header.address(), data.address(), 0L));
         }
     }
 
     /**
-     * Whether capability {@code cap} is in the calling thread's bounding set (PR_CAPBSET_READ);
-     * false for a number the kernel does not know (EINVAL), so a loop from 0 ends at the last.
+     * The calling thread's bounding set (PR_CAPBSET_READ of each number until the kernel answers
+     * EINVAL, past its last capability), bit N for capability N.
      */
-    public static boolean inBoundingSet(int cap) throws ErrnoException {
-        try {
-            return prctl(PR_CAPBSET_READ, cap) == 1;
-        } catch (ErrnoException e) {
-            if (e.errno() == EINVAL) {
-                return false;
+    public static long boundingSet() {
+        long set = 0;
+        for (int cap = 0; cap < Long.SIZE; cap++) {
+            long result;
+            try {
+                result = (long) Capabilities.SYSCALL.invokeExact(state(), Capabilities.SYS_PRCTL, (long) PR_CAPBSET_READ, (long) cap, 0L);
+            } catch (Throwable t) {
+                throw new AssertionError(t);
             }
-            throw e;
+            if (result < 0) {
+                break; // EINVAL: no capability of that number, nor above
+            }
+            set |= result == 1 ? 1L << cap : 0;
         }
+        return set;
     }
 
     /** Takes {@code cap} out of the calling thread's bounding set (PR_CAPBSET_DROP; needs CAP_SETPCAP). */
@@ -657,7 +668,7 @@ public final class Libc {
     }
 
     private static long prctl(int option, long argument) throws ErrnoException {
-        return call("prctl", () -> (int) Capabilities.PRCTL.invokeExact(state(), option, argument, 0L, 0L, 0L));
+        return call("prctl", () -> (long) Capabilities.SYSCALL.invokeExact(state(), Capabilities.SYS_PRCTL, (long) option, argument, 0L));
     }
 
     // struct __user_cap_header_struct { u32 version; int pid; }, pid 0: the calling thread.
