@@ -211,6 +211,18 @@ class RulesLabIT {
         }
     }
 
+    /** A unit for ppp0 adds its rules before PPPoE has made ppp0: the rules match it by name once it exists. */
+    @Test
+    void theInterfaceNeedNotExist() {
+        String before = mangle();
+        tcpmssd("--add-rules", "-b", "-p", "7", "-i", "ppp9");
+        String added = mangle();
+        assertThat(copies(added, "-A tcpmssd-7-PREROUTING -i ppp9 -p tcp -m tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 7 --queue-bypass"))
+                .isEqualTo(2);
+        tcpmssd("--delete-rules", "-b", "-p", "7", "-i", "ppp9");
+        assertThat(mangle()).isEqualTo(before);
+    }
+
     @Test
     void attachNeedsNoRulesSoAddAndDeleteDoNothing() {
         String before = mangle();

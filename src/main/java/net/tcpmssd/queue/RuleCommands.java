@@ -10,6 +10,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * {@code --add-rules} and {@code --delete-rules}: the steps of a {@link Rules.Plan} run as the
@@ -28,6 +30,7 @@ public final class RuleCommands {
     private static final int MAX_REMOVALS = 1000;
     /** Of a program's stderr, this much is read: its first lines are all a message needs. */
     private static final int STDERR_LIMIT = 8192;
+    private static final Pattern SPAWN_ERROR = Pattern.compile("error[=:] ?\\d+,? \\(?([^()]+?)\\)?\\s*$");
 
     private RuleCommands() {}
 
@@ -81,8 +84,12 @@ public final class RuleCommands {
         try {
             process = new ProcessBuilder(argv).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         } catch (IOException e) {
+            // The JDK's cause reads "error=2, No such file or directory" or "Exec failed, error: 2 (No
+            // such file or directory)", by how it starts processes: the reason alone is told.
             Throwable cause = e.getCause() != null ? e.getCause() : e;
-            throw new Failure("can't run " + argv.getFirst() + ": " + cause.getMessage());
+            String message = String.valueOf(cause.getMessage());
+            Matcher reason = SPAWN_ERROR.matcher(message);
+            throw new Failure("can't run " + argv.getFirst() + ": " + (reason.find() ? reason.group(1) : message.strip()));
         }
         // stderr is read beside the wait, so that a program writing much cannot block on a full pipe.
         FutureTask<String> stderr = new FutureTask<>(() -> firstLine(process.getErrorStream()));

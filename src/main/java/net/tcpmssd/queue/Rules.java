@@ -44,8 +44,6 @@ import net.tcpmssd.mss.MssSource;
  *
  * <h2>Decisions</h2>
  *
- * <h2>Decisions</h2>
- *
  * <ul>
  *   <li><b>What is matched.</b> {@code -p tcp --tcp-flags SYN,RST SYN} (nft:
  *       {@code tcp flags & (syn | rst) == syn}): SYN set and RST clear, so SYNs and SYN-ACKs
