@@ -37,6 +37,21 @@ class RulesTest {
 
     @Test
     void iptablesInterfaceOneQueue() throws Exception {
+        String v4 = """
+                while iptables -w 10 -t mangle -C PREROUTING -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-PREROUTING 2>/dev/null; do iptables -w 10 -t mangle -D PREROUTING -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-PREROUTING; done
+                iptables-restore -w 10 --noflush <<'RULES'
+                *mangle
+                :tcpmssd-100-FORWARD - [0:0]
+                :tcpmssd-100-OUTPUT - [0:0]
+                :tcpmssd-100-PREROUTING - [0:0]
+                -X tcpmssd-100-PREROUTING
+                -A tcpmssd-100-FORWARD -o ppp0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass
+                -A tcpmssd-100-OUTPUT -o ppp0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass
+                COMMIT
+                RULES
+                iptables -w 10 -t mangle -C FORWARD -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-FORWARD 2>/dev/null || iptables -w 10 -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-FORWARD
+                iptables -w 10 -t mangle -C OUTPUT -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-OUTPUT 2>/dev/null || iptables -w 10 -t mangle -A OUTPUT -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-OUTPUT
+                """;
         assertThat(print("--print-rules", "-p", "100", "-i", "ppp0")).isEqualTo("""
                 #!/bin/sh
                 # Netfilter rules that queue TCP SYNs to tcpmssd -p 100 -i ppp0 (NFQUEUE queue 100)
@@ -51,42 +66,12 @@ class RulesTest {
                 # tcpmssd --add-rules with the same options applies this; --delete-rules (or
                 #   --print-rules=delete) removes it.
                 set -e
-                while iptables -w 10 -t mangle -C PREROUTING -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-PREROUTING 2>/dev/null; do iptables -w 10 -t mangle -D PREROUTING -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-PREROUTING; done
-                iptables-restore -w 10 --noflush <<'RULES'
-                *mangle
-                :tcpmssd-100-FORWARD - [0:0]
-                :tcpmssd-100-OUTPUT - [0:0]
-                :tcpmssd-100-PREROUTING - [0:0]
-                -X tcpmssd-100-PREROUTING
-                -A tcpmssd-100-FORWARD -o ppp0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass
-                -A tcpmssd-100-OUTPUT -o ppp0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass
-                COMMIT
-                RULES
-                iptables -w 10 -t mangle -C FORWARD -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-FORWARD 2>/dev/null || iptables -w 10 -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-FORWARD
-                iptables -w 10 -t mangle -C OUTPUT -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-OUTPUT 2>/dev/null || iptables -w 10 -t mangle -A OUTPUT -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-OUTPUT
-                while ip6tables -w 10 -t mangle -C PREROUTING -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-PREROUTING 2>/dev/null; do ip6tables -w 10 -t mangle -D PREROUTING -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-PREROUTING; done
-                ip6tables-restore -w 10 --noflush <<'RULES'
-                *mangle
-                :tcpmssd-100-FORWARD - [0:0]
-                :tcpmssd-100-OUTPUT - [0:0]
-                :tcpmssd-100-PREROUTING - [0:0]
-                -X tcpmssd-100-PREROUTING
-                -A tcpmssd-100-FORWARD -o ppp0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass
-                -A tcpmssd-100-OUTPUT -o ppp0 -p tcp --tcp-flags SYN,RST SYN -j NFQUEUE --queue-num 100 --queue-bypass
-                COMMIT
-                RULES
-                ip6tables -w 10 -t mangle -C FORWARD -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-FORWARD 2>/dev/null || ip6tables -w 10 -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-FORWARD
-                ip6tables -w 10 -t mangle -C OUTPUT -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-OUTPUT 2>/dev/null || ip6tables -w 10 -t mangle -A OUTPUT -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-OUTPUT
-                """);
+                """ + v4 + v4.replace("iptables", "ip6tables"));
     }
 
     @Test
     void iptablesRemovalTakesEveryChainOfTheQueueWhateverTheOptions() throws Exception {
-        String expected = """
-                #!/bin/sh
-                # Removes the iptables and ip6tables rules of tcpmssd -p 100, for sh: the jumps to the chains
-                #   tcpmssd-100-* in table mangle, then the chains; nothing where they are absent.
-                set -e
+        String v4 = """
                 while iptables -w 10 -t mangle -C FORWARD -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-FORWARD 2>/dev/null; do iptables -w 10 -t mangle -D FORWARD -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-FORWARD; done
                 while iptables -w 10 -t mangle -C OUTPUT -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-OUTPUT 2>/dev/null; do iptables -w 10 -t mangle -D OUTPUT -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-OUTPUT; done
                 while iptables -w 10 -t mangle -C PREROUTING -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-PREROUTING 2>/dev/null; do iptables -w 10 -t mangle -D PREROUTING -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-PREROUTING; done
@@ -100,20 +85,13 @@ class RulesTest {
                 -X tcpmssd-100-PREROUTING
                 COMMIT
                 RULES
-                while ip6tables -w 10 -t mangle -C FORWARD -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-FORWARD 2>/dev/null; do ip6tables -w 10 -t mangle -D FORWARD -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-FORWARD; done
-                while ip6tables -w 10 -t mangle -C OUTPUT -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-OUTPUT 2>/dev/null; do ip6tables -w 10 -t mangle -D OUTPUT -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-OUTPUT; done
-                while ip6tables -w 10 -t mangle -C PREROUTING -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-PREROUTING 2>/dev/null; do ip6tables -w 10 -t mangle -D PREROUTING -p tcp --tcp-flags SYN,RST SYN -j tcpmssd-100-PREROUTING; done
-                ip6tables-restore -w 10 --noflush <<'RULES'
-                *mangle
-                :tcpmssd-100-FORWARD - [0:0]
-                -X tcpmssd-100-FORWARD
-                :tcpmssd-100-OUTPUT - [0:0]
-                -X tcpmssd-100-OUTPUT
-                :tcpmssd-100-PREROUTING - [0:0]
-                -X tcpmssd-100-PREROUTING
-                COMMIT
-                RULES
                 """;
+        String expected = """
+                #!/bin/sh
+                # Removes the iptables and ip6tables rules of tcpmssd -p 100, for sh: the jumps to the chains
+                #   tcpmssd-100-* in table mangle, then the chains; nothing where they are absent.
+                set -e
+                """ + v4 + v4.replace("iptables", "ip6tables");
         assertThat(print("--print-rules=delete", "-p", "100", "-i", "ppp0")).isEqualTo(expected);
         assertThat(print("--print-rules=delete", "-bp", "100-103", "--pmtu")).isEqualTo(expected.replace("-p 100,", "-p 100-103,"));
         assertThat(Rules.plan(Options.parse("--delete-rules", "-p", "100", "-i", "ppp0"), Rules.Change.DELETE))
