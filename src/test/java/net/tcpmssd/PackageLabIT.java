@@ -1,0 +1,320 @@
+package net.tcpmssd;
+
+import static net.tcpmssd.lab.Lab.ROUTER;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import net.tcpmssd.lab.Lab;
+import net.tcpmssd.lab.Lab.Family;
+import net.tcpmssd.lab.LabExtension;
+import net.tcpmssd.lab.ListedPrograms;
+import net.tcpmssd.lab.Tcpmssd;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Issue 13's package: scripts/package builds the .deb once; dpkg installs it into a scratch root
+ * of this test's own (--root, the maintainer scripts run with DPKG_ROOT), never into the host's
+ * /usr; the installed /usr/sbin/tcpmssd runs in the namespace lab in a mount namespace where no
+ * JDK is visible and clamps, on both data paths; its man page and unit pass their tools; and
+ * removal, then purge, leave nothing of it behind. Last, because it removes what the others use.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class PackageLabIT {
+
+    @RegisterExtension
+    static final LabExtension LAB = new LabExtension();
+
+    /** What the package installs besides the runtime, whose own files are checked apart. */
+    private static final Set<String> INSTALLED = Set.of(
+            "etc/tcpmssd/IFACE.conf.example",
+            "lib/systemd/system/tcpmssd@.service",
+            "usr/lib/tcpmssd/jvm.options",
+            "usr/lib/tcpmssd/tcpmssd.jar",
+            "usr/sbin/tcpmssd",
+            "usr/share/doc/tcpmssd/changelog.gz",
+            "usr/share/doc/tcpmssd/copyright",
+            "usr/share/lintian/overrides/tcpmssd",
+            "usr/share/man/man8/tcpmssd.8.gz");
+
+    /** The JDKs of this machine, hidden from the installed daemon by a tmpfs over them. */
+    private static final String NO_JDK = "mount -t tmpfs tmpfs /usr/lib/jvm"
+            + " && if command -v java >/dev/null || [ -e /usr/lib/jvm/temurin-25-jdk-amd64 ]; then echo 'a JDK is visible'; exit 99; fi"
+            + " && exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ";
+
+    private static Path deb;
+    private static Path root;
+    private static Set<String> skeleton;
+
+    @BeforeAll
+    static void buildAndInstall() throws IOException {
+        Lab lab = LAB.lab();
+        String built = run(List.of(Lab.ROOT.resolve("scripts/package").toString()), 600);
+        deb = Lab.ROOT.resolve(built.lines().reduce((a, b) -> b).orElseThrow().split(":", 2)[0]);
+        assertThat(deb).exists();
+        root = Files.createTempDirectory("tcpmssd-root-");
+        // dpkg's database for this root alone: dpkg --root reads and writes it, and nothing else.
+        for (String dir : List.of("var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers")) {
+            Files.createDirectories(root.resolve(dir));
+        }
+        Files.createFile(root.resolve("var/lib/dpkg/status"));
+        skeleton = tree();
+        // --force-depends: the scratch root has no libc6 package, whose library the host's is.
+        dpkg("--force-depends", "--install", deb.toString());
+        assertThat(lab).isNotNull();
+    }
+
+    @AfterAll
+    static void removeRoot() throws IOException {
+        if (root != null) {
+            run(List.of("rm", "-rf", "--one-file-system", root.toString()), 60);
+        }
+    }
+
+    private static String dpkg(String... args) {
+        List<String> command = new ArrayList<>(List.of("dpkg", "--root=" + root, "--force-script-chrootless",
+                "--log=/dev/null"));
+        command.addAll(List.of(args));
+        return run(command, 120);
+    }
+
+    /** Runs a listed program on the test machine; its output, or a failure with it. */
+    private static String run(List<String> command, int seconds) {
+        try {
+            Process p = ListedPrograms.processBuilder(command).redirectErrorStream(true).start();
+            p.getOutputStream().close();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(p.waitFor(seconds, TimeUnit.SECONDS)).as("%s in %d s", command, seconds).isTrue();
+            assertThat(p.exitValue()).as("%s:\n%s", command, out).isZero();
+            return out;
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    /** Every path in the scratch root, relative to it, directories included, except inside dpkg's database. */
+    private static Set<String> tree() throws IOException {
+        try (Stream<Path> paths = Files.walk(root)) {
+            return paths.filter(p -> !p.equals(root)).map(p -> root.relativize(p).toString())
+                    .filter(p -> !p.startsWith("var/lib/dpkg/"))
+                    .collect(TreeSet::new, Set::add, Set::addAll);
+        }
+    }
+
+    private static Path installed(String path) {
+        return root.resolve(path);
+    }
+
+    @Test
+    @Order(1)
+    void theDebHoldsTheLayoutAndARuntimeWithoutJdkTools() {
+        String contents = run(List.of("dpkg-deb", "--contents", deb.toString()), 60);
+        Set<String> files = new TreeSet<>();
+        Set<String> runtime = new TreeSet<>();
+        for (String line : contents.lines().toList()) {
+            String[] fields = line.trim().split("\\s+", 6);
+            assertThat(fields[1]).as("owner of %s", fields[5]).isEqualTo("root/root");
+            String path = fields[5].replaceFirst("^\\./", "");
+            if (path.startsWith("usr/lib/tcpmssd/runtime/")) {
+                runtime.add(path.substring("usr/lib/tcpmssd/runtime/".length()));
+            } else if (!line.startsWith("d")) {
+                files.add(path);
+            }
+        }
+        assertThat(files).containsExactlyInAnyOrderElementsOf(INSTALLED);
+        assertThat(runtime).contains("bin/java", "lib/modules", "lib/server/libjvm.so", "legal/java.base/LICENSE", "release");
+        // Only the runtime: no compiler, no jlink, no man pages or headers of the JDK.
+        assertThat(runtime).noneMatch(p -> p.startsWith("man/") || p.startsWith("include/") || p.startsWith("jmods/")
+                || p.equals("bin/javac") || p.equals("bin/jlink") || p.equals("lib/src.zip"));
+        assertThat(contents).contains("-rwxr-xr-x root/root", "./usr/sbin/tcpmssd");
+        String pomVersion = run(List.of("sed", "-n", "s|^  <version>\\(.*\\)</version>$|\\1|p", Lab.ROOT.resolve("pom.xml").toString()), 10)
+                .lines().findFirst().orElseThrow();
+        String arch = run(List.of("dpkg", "--print-architecture"), 10).strip();
+        assertThat(deb.getFileName().toString()).isEqualTo("tcpmssd_" + pomVersion + "_" + arch + ".deb");
+        assertThat(run(List.of("dpkg-deb", "--field", deb.toString(), "Package", "Version", "Architecture", "Depends"), 10))
+                .isEqualTo("Package: tcpmssd\nVersion: " + pomVersion + "\nArchitecture: " + arch + "\nDepends: libc6 (>= 2.17)\n");
+        assertThat(run(List.of("dpkg-deb", "--info", deb.toString(), "conffiles"), 10)).isEqualTo("/etc/tcpmssd/IFACE.conf.example\n");
+    }
+
+    @Test
+    @Order(2)
+    void lintianFindsNoError() {
+        String out = run(List.of("lintian", "--fail-on", "error", deb.toString()), 300);
+        assertThat(out.lines()).noneMatch(line -> line.startsWith("E:"));
+        // Lintian skips a check whose program it cannot run, and says so only in passing.
+        assertThat(out).doesNotContain("skipping check", "No such file or directory");
+    }
+
+    @Test
+    @Order(3)
+    void theInstalledManPageRenders() {
+        ProcessBuilder builder = ListedPrograms.processBuilder(List.of("man", "--warnings", "-E", "UTF-8", "-l",
+                installed("usr/share/man/man8/tcpmssd.8.gz").toString()));
+        builder.environment().put("MANWIDTH", "80");
+        builder.environment().put("LC_ALL", "C.UTF-8");
+        builder.environment().put("MANPAGER", "cat");
+        String[] rendered = output(builder);
+        assertThat(rendered[1]).as("groff warnings").isEmpty();
+        assertThat(rendered[0]).contains("tcpmssd [-bv] -p port {-i iface | -m mtu}");
+    }
+
+    /** systemd-analyze checks that ExecStart's program exists: the installed unit, pointed at the scratch root's launcher. */
+    @Test
+    @Order(4)
+    void systemdAnalyzeAcceptsTheInstalledUnit() throws IOException {
+        Path units = Files.createTempDirectory(Lab.ROOT.resolve("target"), "units-");
+        try {
+            String unit = Files.readString(installed("lib/systemd/system/tcpmssd@.service"));
+            assertThat(unit).contains("ExecStart=/usr/sbin/tcpmssd ").doesNotContain("/opt/")
+                    .as("a stop detaches: SIGTERM, systemd's default").doesNotContain("KillSignal=");
+            Files.writeString(units.resolve("tcpmssd@.service"), unit.replace("=/usr/sbin/tcpmssd ", "=" + installed("usr/sbin/tcpmssd") + " ")
+                    .replace("=+/usr/sbin/tcpmssd ", "=+" + installed("usr/sbin/tcpmssd") + " "));
+            for (String instance : List.of("tcpmssd@ppp0.service", "tcpmssd@wg\\x2dhome.service")) {
+                ProcessBuilder builder = ListedPrograms.processBuilder(List.of("systemd-analyze", "verify", units.resolve(instance).toString()));
+                builder.environment().put("MANPATH", installed("usr/share/man").toString());
+                String[] out = output(builder);
+                assertThat(out[0] + out[1]).as(instance).isEmpty();
+            }
+        } finally {
+            run(List.of("rm", "-rf", units.toString()), 10);
+        }
+    }
+
+    /** [stdout, stderr] of a command that must exit 0. */
+    private static String[] output(ProcessBuilder builder) {
+        try {
+            Process p = builder.start();
+            p.getOutputStream().close();
+            Path err = Files.createTempFile("tcpmssd-err-", ".txt");
+            try {
+                Thread reader = Thread.ofVirtual().start(() -> {
+                    try (var in = p.getErrorStream()) {
+                        Files.write(err, in.readAllBytes());
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+                reader.join();
+                String stderr = Files.readString(err);
+                assertThat(p.exitValue()).as(out + stderr).isZero();
+                return new String[] {out, stderr};
+            } finally {
+                Files.deleteIfExists(err);
+            }
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    /** The installed launcher, run in a new mount namespace in the router in which no JDK is visible. */
+    private static String[] withoutJdk(String environment, String... args) {
+        return new String[] {"unshare", "--mount", "--propagation", "private", "sh", "-c",
+                NO_JDK + environment + " " + installed("usr/sbin/tcpmssd") + " " + String.join(" ", args)};
+    }
+
+    @Test
+    @Order(5)
+    void theInstalledDaemonClampsInTheKernelWithItsOwnRuntime() throws IOException {
+        Lab lab = LAB.lab();
+        // Where systemd's CacheDirectory= would be: the launcher makes the start-up cache there.
+        Path cache = Files.createDirectories(installed("var/cache/tcpmssd"));
+        try (Tcpmssd daemon = Tcpmssd.commandAttached(lab, withoutJdk("CACHE_DIRECTORY=" + cache, "-v", "--attach", "wan0", "-i", "wan0"))) {
+            assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
+            assertThat(lab.mssAtServer(Family.IPV6)).isEqualTo(1220);
+            assertThat(daemon.log()).contains("attached with tcx to wan0 (egress)");
+            assertThat(javaOf(lab)).isEqualTo(installed("usr/lib/tcpmssd/runtime/bin/java"));
+        }
+        assertThat(cache.resolve("tcpmssd.aot")).as("the start-up cache, made with the packaged runtime").isNotEmptyFile();
+        try (Tcpmssd daemon = Tcpmssd.commandAttached(lab, withoutJdk("CACHE_DIRECTORY=" + cache, "-v", "--attach", "wan0", "-m", "1300"))) {
+            assertThat(lab.mssAtServer(Family.IPV4)).as("a start from the cache").isEqualTo(1260);
+        }
+    }
+
+    @Test
+    @Order(6)
+    void theInstalledDaemonClampsOnTheQueue() {
+        Lab lab = LAB.lab();
+        lab.queueSynsToWan();
+        try (Tcpmssd daemon = Tcpmssd.commandBound(lab, 100, withoutJdk("", "-v", "-p", "100", "-i", "wan0"))) {
+            assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
+            assertThat(lab.mssAtServer(Family.IPV6)).isEqualTo(1220);
+            assertThat(javaOf(lab)).isEqualTo(installed("usr/lib/tcpmssd/runtime/bin/java"));
+        }
+    }
+
+    /** The program of the one tcpmssd running in the router. */
+    private static Path javaOf(Lab lab) {
+        List<Long> pids = lab.pids(ROUTER, "tcpmssd.jar");
+        assertThat(pids).hasSize(1);
+        try {
+            return Path.of("/proc", Long.toString(pids.get(0)), "exe").toRealPath();
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    @Order(7)
+    void anUpgradeRemovesTheStaleStartUpCache() throws IOException {
+        Path aot = Files.createDirectories(installed("var/cache/private/tcpmssd")).resolve("tcpmssd.aot");
+        Files.writeString(aot, "made for the jar before");
+        dpkg("--force-depends", "--install", deb.toString()); // the same version again: postinst configure with the old one
+        assertThat(aot).doesNotExist();
+        assertThat(installed("usr/sbin/tcpmssd")).isExecutable();
+    }
+
+    @Test
+    @Order(8)
+    void removalThenPurgeLeaveNothingBehind() throws IOException {
+        // What an operator and systemd add: a unit's options, its enablement, the runtime directory.
+        Files.writeString(installed("etc/tcpmssd/wan0.conf"), "TCPMSSD_OPTIONS=\"--attach wan0 -b\"\n");
+        Path wants = Files.createDirectories(installed("etc/systemd/system/sys-subsystem-net-devices-wan0.device.wants"));
+        Files.createSymbolicLink(wants.resolve("tcpmssd@wan0.service"), Path.of("/lib/systemd/system/tcpmssd@.service"));
+        Files.createDirectories(installed("run/tcpmssd"));
+        Files.writeString(installed("run/tcpmssd/wan0.pid"), "1\n");
+        Files.createDirectories(installed("var/cache/tcpmssd"));
+        Set<String> systemsOwn = Set.of("etc", "etc/systemd", "etc/systemd/system", "etc/systemd/system/sys-subsystem-net-devices-wan0.device.wants",
+                "run", "var/cache", "var/cache/private");
+
+        dpkg("--remove", "tcpmssd");
+        assertThat(tree()).as("after --remove: the conffile and the operator's files stay, the rest is gone")
+                .containsExactlyInAnyOrderElementsOf(union(skeleton, systemsOwn, Set.of("etc/tcpmssd", "etc/tcpmssd/IFACE.conf.example",
+                        "etc/tcpmssd/wan0.conf", "etc/systemd/system/sys-subsystem-net-devices-wan0.device.wants/tcpmssd@wan0.service")));
+
+        dpkg("--purge", "tcpmssd");
+        assertThat(tree()).as("after --purge: only what was there and the system's own directories")
+                .containsExactlyInAnyOrderElementsOf(union(skeleton, systemsOwn, Set.of()));
+        assertThat(Files.readString(installed("var/lib/dpkg/status"))).as("dpkg forgot the package").doesNotContain("tcpmssd");
+    }
+
+    @SafeVarargs
+    private static Set<String> union(Set<String>... sets) {
+        Set<String> all = new TreeSet<>();
+        for (Set<String> set : sets) {
+            all.addAll(set);
+        }
+        return all;
+    }
+}
