@@ -275,8 +275,101 @@ class PackageLabIT {
         }
     }
 
+    /**
+     * systemd's part in an upgrade, for tcpmssd@wan0.service alone, standing in for systemctl in
+     * a mount namespace where /run/systemd/system exists: what the postinst asks of it, logged
+     * one call a line. "start" runs the installed daemon as the unit would (--foreground,
+     * -i and --attach) and returns once it has attached, as a Type=notify start does at READY=1;
+     * a shell waits for it and records its exit status, as the service manager does.
+     */
+    private static String standInSystemctl(Path dir) {
+        return "#!/bin/sh\n"
+                + "echo \"$*\" >> " + dir.resolve("calls") + "\n"
+                + "n=$(cat " + dir.resolve("starts") + " 2>/dev/null || echo 0)\n"
+                + "alive() { [ \"$n\" -gt 0 ] && [ ! -e " + dir + "/exit-$n ]; }\n"
+                + "case \"$*\" in\n"
+                + "  '--system daemon-reload') ;;\n"
+                + "  'list-units --plain --no-legend --state=active tcpmssd@*.service')\n"
+                + "    if alive; then echo 'tcpmssd@wan0.service loaded active running TCP MSS clamping daemon for wan0'; fi ;;\n"
+                + "  'kill --kill-who=main --signal=SIGUSR2 tcpmssd@wan0.service') kill -USR2 \"$(cat " + dir + "/pid-$n)\" ;;\n"
+                + "  '--quiet is-active tcpmssd@wan0.service') alive ;;\n"
+                + "  'start tcpmssd@wan0.service')\n"
+                + "    if alive; then exit 0; fi\n"
+                + "    n=$((n + 1)); echo $n > " + dir.resolve("starts") + "\n"
+                + "    ( " + installed("usr/sbin/tcpmssd") + " --foreground -v --pidfile /run/tcpmssd/wan0.pid -i wan0 --attach wan0"
+                + " > " + dir + "/daemon-$n.log 2>&1 & echo $! > " + dir + "/pid-$n; wait $!; echo $? > " + dir + "/exit-$n ) &\n"
+                + "    until grep -q 'Maximum MSS' " + dir + "/daemon-$n.log 2>/dev/null; do\n"
+                + "      if [ -e " + dir + "/exit-$n ]; then exit 1; fi; sleep 0.02\n"
+                + "    done ;;\n"
+                + "  *) echo \"systemctl: not expected: $*\" >&2; exit 1 ;;\n"
+                + "esac\n";
+    }
+
+    /**
+     * The postinst of an upgrade, with systemd running: the instance ends with SIGUSR2, which
+     * leaves its program attached, and starts again from the new files; SYNs sent all through it,
+     * at 1,460 from the client, all reach the server clamped to 1,240.
+     */
     @Test
     @Order(7)
+    void anUpgradeHandsARunningInstanceOverWithNoSynUnclamped() throws Exception {
+        Lab lab = LAB.lab();
+        Path dir = Files.createTempDirectory(lab.scratch(), "upgrade-");
+        Path fake = Files.createDirectories(dir.resolve("bin"));
+        Files.writeString(fake.resolve("systemctl"), standInSystemctl(dir));
+        Files.setPosixFilePermissions(fake.resolve("systemctl"), java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        String listed = ListedPrograms.processBuilder(List.of("sh")).environment().get("PATH");
+        // A system of its own: /run (systemd's marker, the daemon's locks) and /var/cache (the
+        // postinst removes the start-up cache there) are tmpfs, the JDKs hidden; then the unit
+        // is started, and once the test says so, the package's postinst runs as dpkg runs it.
+        String system = "mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && mount -t tmpfs tmpfs /var/cache"
+                + " && mount -t tmpfs tmpfs /usr/lib/jvm && export PATH=" + fake + ":" + listed
+                + " && systemctl start tcpmssd@wan0.service && touch " + dir.resolve("started")
+                + " && while [ ! -e " + dir.resolve("go") + " ]; do sleep 0.05; done"
+                + "; " + installed("var/lib/dpkg/info/tcpmssd.postinst") + " configure 0.1.0; echo $? > " + dir.resolve("postinst.rc")
+                + "; while [ ! -e " + dir.resolve("end") + " ]; do sleep 0.05; done";
+        lab.spawn(ROUTER, dir.resolve("system.log"), "unshare", "--mount", "--propagation", "private", "sh", "-c", system);
+        lab.awaitTrue(null, "[ -e " + dir.resolve("started") + " ]", java.time.Duration.ofSeconds(20));
+        try {
+            lab.flushRouteCaches();
+            Path capture = dir.resolve("syns");
+            lab.spawn(Lab.SERVER, capture, "timeout", "60", "tcpdump", "-i", "eth0", "-n", "-l", "-v",
+                    "ip and tcp dst port 5001 and tcp[13] & 0x12 = 0x02");
+            Lab.awaitLog(capture, "listening on", java.time.Duration.ofSeconds(10));
+            // Short connections, one after another, from before the upgrade to after it (at most 3,000).
+            Path stop = dir.resolve("stop-traffic");
+            lab.spawn(Lab.CLIENT, dir.resolve("traffic.log"), "sh", "-c", "i=0; while [ ! -e " + stop + " ] && [ $i -lt 3000 ]; do"
+                    + " echo x | timeout 2 socat -t 0.1 - TCP4:" + Family.IPV4.server + ":5001 >/dev/null; i=$((i + 1)); done");
+            Lab.pause(500);
+            Files.createFile(dir.resolve("go"));
+            lab.awaitTrue(null, "[ -e " + dir.resolve("postinst.rc") + " ]", java.time.Duration.ofSeconds(30));
+            Lab.pause(500);
+            Files.createFile(stop);
+            Lab.pause(300);
+            assertThat(Files.readString(dir.resolve("postinst.rc")).strip()).as(Files.readString(dir.resolve("system.log"))).isEqualTo("0");
+            List<String> calls = Files.readAllLines(dir.resolve("calls"));
+            assertThat(calls.subList(0, 4)).containsExactly(
+                    "start tcpmssd@wan0.service", // the test's, as systemd's at boot
+                    "--system daemon-reload",
+                    "list-units --plain --no-legend --state=active tcpmssd@*.service",
+                    "kill --kill-who=main --signal=SIGUSR2 tcpmssd@wan0.service");
+            assertThat(calls.subList(4, calls.size() - 1)).as("waits until it ended").isNotEmpty()
+                    .allMatch("--quiet is-active tcpmssd@wan0.service"::equals);
+            assertThat(calls.getLast()).isEqualTo("start tcpmssd@wan0.service");
+            assertThat(Files.readString(dir.resolve("exit-1")).strip()).as("the old daemon's exit status").isEqualTo("0");
+            assertThat(Files.readString(dir.resolve("daemon-1.log"))).contains("the program stays attached");
+            assertThat(dir.resolve("exit-2")).as("the new daemon runs").doesNotExist();
+            assertThat(Files.readString(dir.resolve("daemon-2.log"))).contains("attached with tcx to wan0");
+            List<Integer> mss = java.util.regex.Pattern.compile("mss (\\d+)").matcher(Files.readString(capture)).results()
+                    .map(m -> Integer.parseInt(m.group(1))).toList();
+            assertThat(mss).as("SYNs at the server all through the upgrade").hasSizeGreaterThan(10).containsOnly(1240);
+        } finally {
+            Files.writeString(dir.resolve("end"), "");
+        }
+    }
+
+    @Test
+    @Order(8)
     void anUpgradeRemovesTheStaleStartUpCache() throws IOException {
         Path aot = Files.createDirectories(installed("var/cache/private/tcpmssd")).resolve("tcpmssd.aot");
         Files.writeString(aot, "made for the jar before");
@@ -286,7 +379,7 @@ class PackageLabIT {
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void removalThenPurgeLeaveNothingBehind() throws IOException {
         // What an operator and systemd add: a unit's options, its enablement, the runtime directory.
         Files.writeString(installed("etc/tcpmssd/wan0.conf"), "TCPMSSD_OPTIONS=\"--attach wan0 -b\"\n");
