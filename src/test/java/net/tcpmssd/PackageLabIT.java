@@ -293,6 +293,7 @@ class PackageLabIT {
                 + "    if alive; then echo 'tcpmssd@wan0.service loaded active running TCP MSS clamping daemon for wan0'; fi ;;\n"
                 + "  'kill --kill-who=main --signal=SIGUSR2 tcpmssd@wan0.service') kill -USR2 \"$(cat " + dir + "/pid-$n)\" ;;\n"
                 + "  '--quiet is-active tcpmssd@wan0.service') alive ;;\n"
+                + "  'show --property=MainPID --value tcpmssd@wan0.service') if alive; then cat " + dir + "/pid-$n; else echo 0; fi ;;\n"
                 + "  'start tcpmssd@wan0.service')\n"
                 + "    if alive; then exit 0; fi\n"
                 + "    n=$((n + 1)); echo $n > " + dir.resolve("starts") + "\n"
@@ -348,12 +349,13 @@ class PackageLabIT {
             Lab.pause(300);
             assertThat(Files.readString(dir.resolve("postinst.rc")).strip()).as(Files.readString(dir.resolve("system.log"))).isEqualTo("0");
             List<String> calls = Files.readAllLines(dir.resolve("calls"));
-            assertThat(calls.subList(0, 4)).containsExactly(
+            assertThat(calls.subList(0, 5)).containsExactly(
                     "start tcpmssd@wan0.service", // the test's, as systemd's at boot
                     "--system daemon-reload",
                     "list-units --plain --no-legend --state=active tcpmssd@*.service",
+                    "show --property=MainPID --value tcpmssd@wan0.service", // its command line says --attach
                     "kill --kill-who=main --signal=SIGUSR2 tcpmssd@wan0.service");
-            assertThat(calls.subList(4, calls.size() - 1)).as("waits until it ended").isNotEmpty()
+            assertThat(calls.subList(5, calls.size() - 1)).as("waits until it ended").isNotEmpty()
                     .allMatch("--quiet is-active tcpmssd@wan0.service"::equals);
             assertThat(calls.getLast()).isEqualTo("start tcpmssd@wan0.service");
             assertThat(Files.readString(dir.resolve("exit-1")).strip()).as("the old daemon's exit status").isEqualTo("0");
