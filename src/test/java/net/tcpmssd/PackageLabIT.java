@@ -246,9 +246,16 @@ class PackageLabIT {
             assertThat(daemon.log()).contains("attached with tcx to wan0 (egress)");
             assertThat(javaOf(lab)).isEqualTo(installed("usr/lib/tcpmssd/runtime/bin/java"));
         }
-        assertThat(cache.resolve("tcpmssd.aot")).as("the start-up cache, made with the packaged runtime").isNotEmptyFile();
+        // Made beside the first start, by a training run with the packaged runtime.
+        lab.awaitTrue(null, "[ -s " + cache.resolve("tcpmssd.aot") + " ]", java.time.Duration.ofSeconds(30));
         try (Tcpmssd daemon = Tcpmssd.commandAttached(lab, withoutJdk("CACHE_DIRECTORY=" + cache, "-v", "--attach", "wan0", "-m", "1300"))) {
             assertThat(lab.mssAtServer(Family.IPV4)).as("a start from the cache").isEqualTo(1260);
+            long pid = daemonPid(lab);
+            assertThat(Files.readString(Path.of("/proc", Long.toString(pid), "maps"))).as("the cache mapped")
+                    .contains(cache.resolve("tcpmssd.aot").toString());
+        }
+        try (Stream<Path> left = Files.list(cache)) {
+            assertThat(left.map(p -> p.getFileName().toString())).as("no training run's file left").containsExactly("tcpmssd.aot");
         }
     }
 
@@ -264,12 +271,25 @@ class PackageLabIT {
         }
     }
 
-    /** The program of the one tcpmssd running in the router. */
-    private static Path javaOf(Lab lab) {
-        List<Long> pids = lab.pids(ROUTER, "tcpmssd.jar");
+    /** The pid of the one daemon in the router: a JVM running the jar, not a training run beside it. */
+    private static long daemonPid(Lab lab) {
+        List<Long> pids = lab.pids(ROUTER, "tcpmssd.jar").stream().filter(pid -> !commandLine(pid).contains("tcpmssd-train0")).toList();
         assertThat(pids).hasSize(1);
+        return pids.getFirst();
+    }
+
+    private static String commandLine(long pid) {
         try {
-            return Path.of("/proc", Long.toString(pids.get(0)), "exe").toRealPath();
+            return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).replace('\0', ' ');
+        } catch (IOException e) {
+            return ""; // it ended meanwhile
+        }
+    }
+
+    /** The program the daemon runs. */
+    private static Path javaOf(Lab lab) {
+        try {
+            return Path.of("/proc", Long.toString(daemonPid(lab)), "exe").toRealPath();
         } catch (IOException e) {
             throw new AssertionError(e);
         }
@@ -278,46 +298,57 @@ class PackageLabIT {
     /**
      * systemd's part in an upgrade, for tcpmssd@wan0.service alone, standing in for systemctl in
      * a mount namespace where /run/systemd/system exists: what the postinst asks of it, logged
-     * one call a line. "start" runs the installed daemon as the unit would (--foreground,
-     * -i and --attach) and returns once it has attached, as a Type=notify start does at READY=1;
-     * a shell waits for it and records its exit status, as the service manager does.
+     * one call a line. "start" runs the installed daemon as the unit would (--foreground, -i,
+     * and {@code options}) and returns once it is ready (it logs the maximum right after
+     * attaching or binding), as a Type=notify start does at READY=1; a shell waits for it and
+     * records its exit status, as the service manager does. "restart" is SIGTERM, then start.
      */
-    private static String standInSystemctl(Path dir) {
+    private static String standInSystemctl(Path dir, String options) {
         return "#!/bin/sh\n"
                 + "echo \"$*\" >> " + dir.resolve("calls") + "\n"
                 + "n=$(cat " + dir.resolve("starts") + " 2>/dev/null || echo 0)\n"
                 + "alive() { [ \"$n\" -gt 0 ] && [ ! -e " + dir + "/exit-$n ]; }\n"
+                + "start() {\n"
+                + "  if alive; then return 0; fi\n"
+                + "  n=$((n + 1)); echo $n > " + dir.resolve("starts") + "\n"
+                + "  ( " + installed("usr/sbin/tcpmssd") + " --foreground -v --pidfile /run/tcpmssd/wan0.pid -i wan0 " + options
+                + " > " + dir + "/daemon-$n.log 2>&1 & echo $! > " + dir + "/pid-$n; wait $!; echo $? > " + dir + "/exit-$n ) &\n"
+                + "  until grep -q 'Maximum MSS' " + dir + "/daemon-$n.log 2>/dev/null; do\n"
+                + "    if [ -e " + dir + "/exit-$n ]; then return 1; fi; sleep 0.02\n"
+                + "  done\n"
+                + "}\n"
                 + "case \"$*\" in\n"
                 + "  '--system daemon-reload') ;;\n"
                 + "  'list-units --plain --no-legend --state=active tcpmssd@*.service')\n"
                 + "    if alive; then echo 'tcpmssd@wan0.service loaded active running TCP MSS clamping daemon for wan0'; fi ;;\n"
+                + "  'show --property=MainPID --value tcpmssd@wan0.service') if alive; then cat " + dir + "/pid-$n; else echo 0; fi ;;\n"
                 + "  'kill --kill-who=main --signal=SIGUSR2 tcpmssd@wan0.service') kill -USR2 \"$(cat " + dir + "/pid-$n)\" ;;\n"
                 + "  '--quiet is-active tcpmssd@wan0.service') alive ;;\n"
-                + "  'show --property=MainPID --value tcpmssd@wan0.service') if alive; then cat " + dir + "/pid-$n; else echo 0; fi ;;\n"
-                + "  'start tcpmssd@wan0.service')\n"
-                + "    if alive; then exit 0; fi\n"
-                + "    n=$((n + 1)); echo $n > " + dir.resolve("starts") + "\n"
-                + "    ( " + installed("usr/sbin/tcpmssd") + " --foreground -v --pidfile /run/tcpmssd/wan0.pid -i wan0 --attach wan0"
-                + " > " + dir + "/daemon-$n.log 2>&1 & echo $! > " + dir + "/pid-$n; wait $!; echo $? > " + dir + "/exit-$n ) &\n"
-                + "    until grep -q 'Maximum MSS' " + dir + "/daemon-$n.log 2>/dev/null; do\n"
-                + "      if [ -e " + dir + "/exit-$n ]; then exit 1; fi; sleep 0.02\n"
-                + "    done ;;\n"
+                + "  'start tcpmssd@wan0.service') start ;;\n"
+                + "  'restart tcpmssd@wan0.service')\n"
+                + "    if alive; then kill -TERM \"$(cat " + dir + "/pid-$n)\"; until [ -e " + dir + "/exit-$n ]; do sleep 0.02; done; fi\n"
+                + "    start ;;\n"
                 + "  *) echo \"systemctl: not expected: $*\" >&2; exit 1 ;;\n"
                 + "esac\n";
     }
 
+    /** What an upgrade did: the stand-in's calls, its directory, the MSS of each SYN the server saw from before it to after. */
+    private record Upgrade(List<String> calls, Path dir, List<Integer> mss) {
+        String file(String name) throws IOException {
+            return Files.readString(dir.resolve(name));
+        }
+    }
+
     /**
-     * The postinst of an upgrade, with systemd running: the instance ends with SIGUSR2, which
-     * leaves its program attached, and starts again from the new files; SYNs sent all through it,
-     * at 1,460 from the client, all reach the server clamped to 1,240.
+     * The postinst of an upgrade (configure 0.1.0), run as dpkg runs it with systemd running,
+     * while the instance, started with {@code options}, runs and the client opens one short
+     * connection after another (at most 3,000) from before it to after it.
      */
-    @Test
-    @Order(7)
-    void anUpgradeHandsARunningInstanceOverWithNoSynUnclamped() throws Exception {
+    private static Upgrade upgrade(String options) throws Exception {
         Lab lab = LAB.lab();
         Path dir = Files.createTempDirectory(lab.scratch(), "upgrade-");
         Path fake = Files.createDirectories(dir.resolve("bin"));
-        Files.writeString(fake.resolve("systemctl"), standInSystemctl(dir));
+        Files.writeString(fake.resolve("systemctl"), standInSystemctl(dir, options));
         Files.setPosixFilePermissions(fake.resolve("systemctl"), java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
         String listed = ListedPrograms.processBuilder(List.of("sh")).environment().get("PATH");
         // A system of its own: /run (systemd's marker, the daemon's locks) and /var/cache (the
@@ -330,14 +361,13 @@ class PackageLabIT {
                 + "; " + installed("var/lib/dpkg/info/tcpmssd.postinst") + " configure 0.1.0; echo $? > " + dir.resolve("postinst.rc")
                 + "; while [ ! -e " + dir.resolve("end") + " ]; do sleep 0.05; done";
         lab.spawn(ROUTER, dir.resolve("system.log"), "unshare", "--mount", "--propagation", "private", "sh", "-c", system);
-        lab.awaitTrue(null, "[ -e " + dir.resolve("started") + " ]", java.time.Duration.ofSeconds(20));
         try {
+            lab.awaitTrue(null, "[ -e " + dir.resolve("started") + " ]", java.time.Duration.ofSeconds(20));
             lab.flushRouteCaches();
             Path capture = dir.resolve("syns");
             lab.spawn(Lab.SERVER, capture, "timeout", "60", "tcpdump", "-i", "eth0", "-n", "-l", "-v",
                     "ip and tcp dst port 5001 and tcp[13] & 0x12 = 0x02");
             Lab.awaitLog(capture, "listening on", java.time.Duration.ofSeconds(10));
-            // Short connections, one after another, from before the upgrade to after it (at most 3,000).
             Path stop = dir.resolve("stop-traffic");
             lab.spawn(Lab.CLIENT, dir.resolve("traffic.log"), "sh", "-c", "i=0; while [ ! -e " + stop + " ] && [ $i -lt 3000 ]; do"
                     + " echo x | timeout 2 socat -t 0.1 - TCP4:" + Family.IPV4.server + ":5001 >/dev/null; i=$((i + 1)); done");
@@ -348,30 +378,60 @@ class PackageLabIT {
             Files.createFile(stop);
             Lab.pause(300);
             assertThat(Files.readString(dir.resolve("postinst.rc")).strip()).as(Files.readString(dir.resolve("system.log"))).isEqualTo("0");
-            List<String> calls = Files.readAllLines(dir.resolve("calls"));
-            assertThat(calls.subList(0, 5)).containsExactly(
-                    "start tcpmssd@wan0.service", // the test's, as systemd's at boot
-                    "--system daemon-reload",
-                    "list-units --plain --no-legend --state=active tcpmssd@*.service",
-                    "show --property=MainPID --value tcpmssd@wan0.service", // its command line says --attach
-                    "kill --kill-who=main --signal=SIGUSR2 tcpmssd@wan0.service");
-            assertThat(calls.subList(5, calls.size() - 1)).as("waits until it ended").isNotEmpty()
-                    .allMatch("--quiet is-active tcpmssd@wan0.service"::equals);
-            assertThat(calls.getLast()).isEqualTo("start tcpmssd@wan0.service");
-            assertThat(Files.readString(dir.resolve("exit-1")).strip()).as("the old daemon's exit status").isEqualTo("0");
-            assertThat(Files.readString(dir.resolve("daemon-1.log"))).contains("the program stays attached");
-            assertThat(dir.resolve("exit-2")).as("the new daemon runs").doesNotExist();
-            assertThat(Files.readString(dir.resolve("daemon-2.log"))).contains("attached with tcx to wan0");
             List<Integer> mss = java.util.regex.Pattern.compile("mss (\\d+)").matcher(Files.readString(capture)).results()
                     .map(m -> Integer.parseInt(m.group(1))).toList();
-            assertThat(mss).as("SYNs at the server all through the upgrade").hasSizeGreaterThan(10).containsOnly(1240);
+            return new Upgrade(Files.readAllLines(dir.resolve("calls")), dir, mss);
         } finally {
             Files.writeString(dir.resolve("end"), "");
         }
     }
 
+    /**
+     * --attach: the instance ends with SIGUSR2, which leaves its program attached, and starts
+     * again from the new files; SYNs sent all through it, at 1,460 from the client, all reach the
+     * server clamped to 1,240.
+     */
+    @Test
+    @Order(7)
+    void anUpgradeHandsAnAttachedInstanceOverWithNoSynUnclamped() throws Exception {
+        Upgrade upgrade = upgrade("--attach wan0");
+        List<String> calls = upgrade.calls();
+        assertThat(calls.subList(0, 5)).containsExactly(
+                "start tcpmssd@wan0.service", // the test's, as systemd's at boot
+                "--system daemon-reload",
+                "list-units --plain --no-legend --state=active tcpmssd@*.service",
+                "show --property=MainPID --value tcpmssd@wan0.service", // its command line says --attach
+                "kill --kill-who=main --signal=SIGUSR2 tcpmssd@wan0.service");
+        assertThat(calls.subList(5, calls.size() - 1)).as("waits until it ended").isNotEmpty()
+                .allMatch("--quiet is-active tcpmssd@wan0.service"::equals);
+        assertThat(calls.getLast()).isEqualTo("start tcpmssd@wan0.service");
+        assertThat(upgrade.file("exit-1").strip()).as("the old daemon's exit status").isEqualTo("0");
+        assertThat(upgrade.file("daemon-1.log")).contains("the program stays attached");
+        assertThat(upgrade.dir().resolve("exit-2")).as("the new daemon runs").doesNotExist();
+        assertThat(upgrade.file("daemon-2.log")).contains("attached with tcx to wan0");
+        assertThat(upgrade.mss()).as("SYNs at the server all through the upgrade").hasSizeGreaterThan(10).containsOnly(1240);
+    }
+
+    /** The queue path, which has no program to leave, is restarted at once; the new daemon clamps. */
     @Test
     @Order(8)
+    void anUpgradeRestartsAQueueInstance() throws Exception {
+        LAB.lab().queueSynsToWan();
+        Upgrade upgrade = upgrade("-p 100");
+        assertThat(upgrade.calls()).containsExactly(
+                "start tcpmssd@wan0.service",
+                "--system daemon-reload",
+                "list-units --plain --no-legend --state=active tcpmssd@*.service",
+                "show --property=MainPID --value tcpmssd@wan0.service",
+                "restart tcpmssd@wan0.service");
+        assertThat(upgrade.file("exit-1").strip()).isEqualTo("0");
+        assertThat(upgrade.dir().resolve("exit-2")).as("the new daemon runs").doesNotExist();
+        assertThat(upgrade.mss()).as("SYNs at the server").hasSizeGreaterThan(10);
+        assertThat(upgrade.mss().getLast()).as("the last SYN, after the upgrade").isEqualTo(1240);
+    }
+
+    @Test
+    @Order(9)
     void anUpgradeRemovesTheStaleStartUpCache() throws IOException {
         Path aot = Files.createDirectories(installed("var/cache/private/tcpmssd")).resolve("tcpmssd.aot");
         Files.writeString(aot, "made for the jar before");
@@ -381,7 +441,7 @@ class PackageLabIT {
     }
 
     @Test
-    @Order(9)
+    @Order(10)
     void removalThenPurgeLeaveNothingBehind() throws IOException {
         // What an operator and systemd add: a unit's options, its enablement, the runtime directory.
         Files.writeString(installed("etc/tcpmssd/wan0.conf"), "TCPMSSD_OPTIONS=\"--attach wan0 -b\"\n");
