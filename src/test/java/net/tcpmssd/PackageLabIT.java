@@ -51,10 +51,16 @@ class PackageLabIT {
             "usr/share/lintian/overrides/tcpmssd",
             "usr/share/man/man8/tcpmssd.8.gz");
 
-    /** The JDKs of this machine, hidden from the installed daemon by a tmpfs over them. */
-    private static final String NO_JDK = "mount -t tmpfs tmpfs /usr/lib/jvm"
-            + " && if command -v java >/dev/null || [ -e /usr/lib/jvm/temurin-25-jdk-amd64 ]; then echo 'a JDK is visible'; exit 99; fi"
-            + " && exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ";
+    /**
+     * The JDKs of this machine hidden from the installed daemon by a tmpfs over them; it fails
+     * if one is still visible: a java on the PATH, or the JDK that runs this test.
+     */
+    private static String noJdk() {
+        String path = ListedPrograms.processBuilder(List.of("sh")).environment().get("PATH");
+        return "mount -t tmpfs tmpfs /usr/lib/jvm"
+                + " && if command -v java >/dev/null || [ -e " + System.getProperty("java.home") + " ]; then echo 'a JDK is visible'; exit 99; fi"
+                + " && exec env -i PATH=" + path + " ";
+    }
 
     private static Path deb;
     private static Path root;
@@ -149,7 +155,8 @@ class PackageLabIT {
         String arch = run(List.of("dpkg", "--print-architecture"), 10).strip();
         assertThat(deb.getFileName().toString()).isEqualTo("tcpmssd_" + pomVersion + "_" + arch + ".deb");
         assertThat(run(List.of("dpkg-deb", "--field", deb.toString(), "Package", "Version", "Architecture", "Depends"), 10))
-                .isEqualTo("Package: tcpmssd\nVersion: " + pomVersion + "\nArchitecture: " + arch + "\nDepends: libc6 (>= 2.17)\n");
+                .matches("Package: tcpmssd\nVersion: " + pomVersion + "\nArchitecture: " + arch
+                        + "\nDepends: libc6 \\(>= 2\\.[0-9]+\\), init-system-helpers \\(>= 1\\.54~\\)\n");
         assertThat(run(List.of("dpkg-deb", "--info", deb.toString(), "conffiles"), 10)).isEqualTo("/etc/tcpmssd/IFACE.conf.example\n");
     }
 
@@ -231,7 +238,7 @@ class PackageLabIT {
     /** The installed launcher, run in a new mount namespace in the router in which no JDK is visible. */
     private static String[] withoutJdk(String environment, String... args) {
         return new String[] {"unshare", "--mount", "--propagation", "private", "sh", "-c",
-                NO_JDK + environment + " " + installed("usr/sbin/tcpmssd") + " " + String.join(" ", args)};
+                noJdk() + environment + " " + installed("usr/sbin/tcpmssd") + " " + String.join(" ", args)};
     }
 
     @Test
