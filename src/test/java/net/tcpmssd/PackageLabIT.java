@@ -57,10 +57,14 @@ class PackageLabIT {
      * if one is still visible: a java on the PATH, or the JDK that runs this test.
      */
     private static String noJdk() {
-        String path = ListedPrograms.processBuilder(List.of("sh")).environment().get("PATH");
         return "mount -t tmpfs tmpfs /usr/lib/jvm"
                 + " && if command -v java >/dev/null || [ -e " + System.getProperty("java.home") + " ]; then echo 'a JDK is visible'; exit 99; fi"
-                + " && exec env -i PATH=" + path + " ";
+                + " && exec env -i PATH=" + listedPath() + " ";
+    }
+
+    /** The directory of the listed programs, as a PATH. */
+    private static String listedPath() {
+        return ListedPrograms.processBuilder(List.of("sh")).environment().get("PATH");
     }
 
     private static Path deb;
@@ -340,6 +344,14 @@ class PackageLabIT {
                 + "esac\n";
     }
 
+    /** A PATH of the stand-in systemctl (in dir/bin, its calls in dir/calls) and the listed programs. */
+    private static String standInPath(Path dir, String options) throws IOException {
+        Path bin = Files.createDirectories(dir.resolve("bin"));
+        Files.writeString(bin.resolve("systemctl"), standInSystemctl(dir, options));
+        Files.setPosixFilePermissions(bin.resolve("systemctl"), java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        return bin + ":" + listedPath();
+    }
+
     /** What an upgrade did: the stand-in's calls, its directory, the MSS of each SYN the server saw from before it to after. */
     private record Upgrade(List<String> calls, Path dir, List<Integer> mss) {
         String file(String name) throws IOException {
@@ -355,15 +367,12 @@ class PackageLabIT {
     private static Upgrade upgrade(String options) throws Exception {
         Lab lab = LAB.lab();
         Path dir = Files.createTempDirectory(lab.scratch(), "upgrade-");
-        Path fake = Files.createDirectories(dir.resolve("bin"));
-        Files.writeString(fake.resolve("systemctl"), standInSystemctl(dir, options));
-        Files.setPosixFilePermissions(fake.resolve("systemctl"), java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        String listed = ListedPrograms.processBuilder(List.of("sh")).environment().get("PATH");
+        String path = standInPath(dir, options);
         // A system of its own: /run (systemd's marker, the daemon's locks) and /var/cache (the
         // postinst removes the start-up cache there) are tmpfs, the JDKs hidden; then the unit
         // is started, and once the test says so, the package's postinst runs as dpkg runs it.
         String system = "mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && mount -t tmpfs tmpfs /var/cache"
-                + " && mount -t tmpfs tmpfs /usr/lib/jvm && export PATH=" + fake + ":" + listed
+                + " && mount -t tmpfs tmpfs /usr/lib/jvm && export PATH=" + path
                 + " && systemctl start tcpmssd@wan0.service && touch " + dir.resolve("started")
                 + " && while [ ! -e " + dir.resolve("go") + " ]; do sleep 0.05; done"
                 + "; " + installed("var/lib/dpkg/info/tcpmssd.postinst") + " configure 0.1.0; echo $? > " + dir.resolve("postinst.rc")
@@ -438,8 +447,25 @@ class PackageLabIT {
         assertThat(upgrade.mss().getLast()).as("the last SYN, after the upgrade").isEqualTo(1240);
     }
 
+    /**
+     * With $DPKG_ROOT set the scripts act on that root alone: they ask nothing of a systemd that
+     * runs here (it is not the root's), though /run/systemd/system says one does.
+     */
     @Test
     @Order(9)
+    void withDpkgRootTheScriptsLeaveTheRunningSystemdAlone() throws IOException {
+        Path dir = Files.createTempDirectory(LAB.lab().scratch(), "dpkg-root-");
+        String path = standInPath(dir, "--attach wan0");
+        Path info = installed("var/lib/dpkg/info");
+        run(List.of("unshare", "--mount", "--propagation", "private", "sh", "-c", "mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system"
+                + " && export PATH=" + path + " DPKG_ROOT=" + root
+                + " && " + info.resolve("tcpmssd.postinst") + " configure 0.1.0 && " + info.resolve("tcpmssd.prerm") + " upgrade 0.1.0"
+                + " && " + info.resolve("tcpmssd.prerm") + " remove && " + info.resolve("tcpmssd.postrm") + " remove"), 60);
+        assertThat(dir.resolve("calls")).as("systemctl was not run").doesNotExist();
+    }
+
+    @Test
+    @Order(10)
     void anUpgradeRemovesTheStaleStartUpCache() throws IOException {
         Path aot = Files.createDirectories(installed("var/cache/private/tcpmssd")).resolve("tcpmssd.aot");
         Files.writeString(aot, "made for the jar before");
@@ -449,7 +475,7 @@ class PackageLabIT {
     }
 
     @Test
-    @Order(10)
+    @Order(11)
     void removalThenPurgeLeaveNothingBehind() throws IOException {
         // What an operator and systemd add: a unit's options, its enablement, the runtime directory.
         Files.writeString(installed("etc/tcpmssd/wan0.conf"), "TCPMSSD_OPTIONS=\"--attach wan0 -b\"\n");
