@@ -76,8 +76,8 @@ class SystemdUnitsTest {
                 "After=sys-subsystem-net-devices-%i.device\n",
                 "WantedBy=sys-subsystem-net-devices-%i.device\n",
                 " -i %I ", // the interface unescaped (%i is the escaped name the device unit has)
-                "Environment=TCPMSSD_OPTIONS=\"--attach %I\"\n", "EnvironmentFile=-/etc/tcpmssd/%i.conf\n",
-                "ExecStart=/usr/sbin/tcpmssd --foreground --pidfile /run/tcpmssd/%i.pid -i %I $TCPMSSD_OPTIONS\n",
+                "Environment=TCPMSSD_OPTIONS=\"--attach %I\"\n", "EnvironmentFile=-/etc/tcpmssd/%I.conf\n", // wg-home.conf, not wg\x2dhome.conf
+                "ExecStart=/usr/sbin/tcpmssd --foreground --pidfile /run/tcpmssd/%I.pid -i %I $TCPMSSD_OPTIONS\n",
                 "ExecStartPost=+/usr/sbin/tcpmssd --add-rules -i %I $TCPMSSD_OPTIONS\n",
                 "ExecStopPost=+/usr/sbin/tcpmssd --delete-rules -i %I $TCPMSSD_OPTIONS\n",
                 // shared by the instances (--attach's locks): kept, or one instance's stop would remove it from the others
