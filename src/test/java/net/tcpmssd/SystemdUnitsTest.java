@@ -33,7 +33,8 @@ class SystemdUnitsTest {
         Files.copy(Path.of("man/tcpmssd.8"), man8.resolve("tcpmssd.8")); // so Documentation=man:tcpmssd(8) resolves
         // ExecStart must name an executable that exists: the repository's launcher.
         Files.writeString(units.resolve(template), Files.readString(UNITS.resolve(template))
-                .replace("/opt/tcpmssd/bin/tcpmssd", Path.of("bin/tcpmssd").toAbsolutePath().toString()));
+                .replace("/opt/tcpmssd/bin/tcpmssd", Path.of("bin/tcpmssd").toAbsolutePath().toString())
+                .replace("/usr/sbin/tcpmssd", Path.of("bin/tcpmssd").toAbsolutePath().toString()));
         ProcessBuilder builder = new ProcessBuilder("systemd-analyze", "verify", units.resolve(unit).toString());
         builder.environment().put("MANPATH", dir.resolve("man").toString());
         Process p = builder.redirectErrorStream(true).start();
@@ -75,10 +76,17 @@ class SystemdUnitsTest {
                 "After=sys-subsystem-net-devices-%i.device\n",
                 "WantedBy=sys-subsystem-net-devices-%i.device\n",
                 " -i %I ", // the interface unescaped (%i is the escaped name the device unit has)
-                "RuntimeDirectory=tcpmssd-%i\n",
-                "--pidfile ${RUNTIME_DIRECTORY}/tcpmssd.pid",
+                "Environment=TCPMSSD_OPTIONS=\"--attach %I\"\n", "EnvironmentFile=-/etc/tcpmssd/%I.conf\n", // wg-home.conf, not wg\x2dhome.conf
+                "ExecStart=/usr/sbin/tcpmssd --foreground --pidfile /run/tcpmssd/%I.pid -i %I $TCPMSSD_OPTIONS\n",
+                "ExecStartPost=+/usr/sbin/tcpmssd --add-rules -i %I $TCPMSSD_OPTIONS\n",
+                "ExecStopPost=+/usr/sbin/tcpmssd --delete-rules -i %I $TCPMSSD_OPTIONS\n",
+                // shared by the instances (--attach's locks): kept, or one instance's stop would remove it from the others
+                "RuntimeDirectory=tcpmssd\n", "RuntimeDirectoryPreserve=yes\n", "User=tcpmssd\n",
+                "CacheDirectory=tcpmssd\n", "Restart=on-failure\n",
                 "Type=notify", "DynamicUser=yes", "--foreground", "NoNewPrivileges=yes",
-                "AmbientCapabilities=CAP_NET_ADMIN\n", "CapabilityBoundingSet=CAP_NET_ADMIN\n",
-                "RestrictAddressFamilies=AF_NETLINK AF_UNIX\n");
+                "AmbientCapabilities=CAP_BPF CAP_NET_ADMIN\n", "CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN\n",
+                "RestrictAddressFamilies=AF_NETLINK AF_UNIX AF_INET AF_INET6\n");
+        // A plain stop detaches (SIGTERM, BEHAVIOUR §7); only an upgrade's postinst uses SIGUSR2.
+        assertThat(unit).doesNotContain("KillSignal=");
     }
 }

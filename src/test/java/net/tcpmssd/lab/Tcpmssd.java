@@ -25,13 +25,10 @@ public final class Tcpmssd implements AutoCloseable {
 
     /** Starts tcpmssd and returns once the kernel lists {@code queue} as bound in the router. */
     public static Tcpmssd start(Lab lab, int queue, String... args) {
-        Path log = lab.scratch().resolve("tcpmssd-" + System.nanoTime() + ".log");
         List<String> command = new ArrayList<>();
         command.add(Lab.ROOT.resolve("bin/tcpmssd").toString());
         command.addAll(List.of(args));
-        Tcpmssd daemon = new Tcpmssd(lab, lab.spawn(Lab.ROUTER, log, command.toArray(String[]::new)), log);
-        daemon.awaitBound(queue);
-        return daemon;
+        return commandBound(lab, queue, command.toArray(String[]::new));
     }
 
     /**
@@ -59,6 +56,14 @@ public final class Tcpmssd implements AutoCloseable {
             }
             Lab.pause(20);
         }
+        return daemon;
+    }
+
+    /** As {@link #start}, for a command that runs a tcpmssd with -p in the end (an installed one, in a mount namespace). */
+    public static Tcpmssd commandBound(Lab lab, int queue, String... command) {
+        Path log = lab.scratch().resolve("tcpmssd-" + System.nanoTime() + ".log");
+        Tcpmssd daemon = new Tcpmssd(lab, lab.spawn(Lab.ROUTER, log, command), log);
+        daemon.awaitBound(queue);
         return daemon;
     }
 
