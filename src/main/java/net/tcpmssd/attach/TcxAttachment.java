@@ -90,7 +90,7 @@ public final class TcxAttachment implements Attachment {
                 Tcx.detach(ifindex, tcx, chain, old.getFirst());
                 attempt = 0; // one done: the next starts afresh
             } catch (ErrnoException e) {
-                // ENOENT: the neighbour named as the position was freed since the query.
+                // ENOENT: the chain emptied since the query (the hook has no tcx entry left).
                 boolean raced = e.errno() == ESTALE || e.errno() == ENOENT;
                 if (!raced || attempt == TRIES) {
                     throw e;
