@@ -179,13 +179,14 @@ class AttachLabIT {
             }
         }
         assertThat(lockFiles()).hasSize(2);
+        assertThat(servedFiles(".tcx")).as("the tcx records").hasSize(2);
         assertThat(daemon.stop()).isZero();
         for (String device : List.of("wan0", "lan0")) {
             for (Hook hook : Hook.values()) {
                 assertThat(ours(device, hook)).as("%s %s after SIGTERM", device, hook).isEmpty();
             }
         }
-        assertThat(lockFiles()).isEmpty();
+        assertThat(servedFiles("")).as("locks and records after SIGTERM").isEmpty();
         assertThat(lab.unclampedMssAtServer(Family.IPV4)).as("after SIGTERM").isEqualTo(1460);
     }
 
@@ -420,7 +421,7 @@ class AttachLabIT {
 
                 first.close();
                 Lab.awaitLog(daemon.logFile(), "tm0 (index " + before + ") is gone", Duration.ofSeconds(5));
-                assertThat(lockFiles()).as("the lock of the interface gone").isEmpty();
+                assertThat(servedFiles("")).as("the lock and the record of the interface gone").isEmpty();
                 try (TunDevice second = pppStandIn(1300)) {
                     int after = ifindex("tm0");
                     assertThat(after).as("a new interface").isNotEqualTo(before);
@@ -717,9 +718,15 @@ class AttachLabIT {
     }
 
     private List<Path> lockFiles() throws Exception {
+        return servedFiles(".lock");
+    }
+
+    /** The router's served-interface files in /run/tcpmssd whose names end so: the locks (.lock), the tcx records (.tcx). */
+    private List<Path> servedFiles(String suffix) throws Exception {
         String inode = routerNamespaceInode();
         try (var files = Files.list(Path.of("/run/tcpmssd"))) {
-            return files.filter(p -> p.getFileName().toString().startsWith("served." + inode + ".")).toList();
+            return files.filter(p -> p.getFileName().toString().startsWith("served." + inode + ".") && p.toString().endsWith(suffix))
+                    .toList();
         }
     }
 
