@@ -36,7 +36,9 @@ import net.tcpmssd.packet.Outcome;
  * <p>Start-up runs in two steps, so that every error is found before anything attached is
  * touched: {@link #prepare} resolves the interfaces, takes their locks, loads maps and programs
  * and chooses the attachment; {@link #attach} then puts the programs in place, each replacing
- * tcpmssd's old one with no gap.
+ * tcpmssd's old one with no gap. What is tcpmssd's at a tcx hook is told by the interface's
+ * {@link TcxRecord}, which comes with its lock ({@link Lock#record}): a daemon of only CAP_BPF
+ * and CAP_NET_ADMIN cannot read other programs' names.
  *
  * <p>The interfaces are followed by name ({@link LinkMonitor}), since the ones with small MTUs
  * come and go: a PPPoE reconnect deletes ppp0 and makes a new one, with a new index, and the

@@ -111,7 +111,7 @@ class TcxTest {
 
     /**
      * BEHAVIOUR §7's replacement with no gap: a new daemon attaches its program before the old one,
-     * then detaches the old one by id at the revision it saw; another tool's program in the
+     * then detaches the old one by its place at the revision it saw; another tool's program in the
      * chain stays where it was.
      */
     @Test
