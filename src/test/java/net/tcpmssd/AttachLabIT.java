@@ -636,9 +636,10 @@ class AttachLabIT {
     /**
      * The lifecycle of BEHAVIOUR §7 without CAP_SYS_ADMIN, which the kernel wants for opening a
      * program by its id: as nobody with only CAP_BPF and CAP_NET_ADMIN, with another tool's tcx
-     * program first at wan0's egress. Start and clamp; SIGUSR2 leaves ours; a start then replaces
-     * it while a SYN stream flows, none unclamped, one program of ours after; SIGKILL and a start,
-     * one again; SIGTERM leaves nothing of ours and no record. The other tool's program stays
+     * program first at wan0's egress, and with -b, so that both hooks are recorded. Start and
+     * clamp; SIGUSR2 leaves ours; a start then replaces it while a SYN stream flows, none
+     * unclamped, one program of ours a hook after; SIGKILL and a start, one again; SIGTERM leaves
+     * nothing of ours and no record. The other tool's program stays
      * throughout, and nothing is logged as a warning. /run/tcpmssd is one directory of nobody's
      * for all the starts, bind-mounted in each command's mount namespace, as systemd's
      * RuntimeDirectory= with RuntimeDirectoryPreserve=yes keeps it between them.
@@ -651,48 +652,47 @@ class AttachLabIT {
         Files.setAttribute(run, "unix:uid", 65534);
         Files.setAttribute(run, "unix:gid", 65534);
         String start = asNobody("mount --bind " + run + " /run/tcpmssd", "+bpf,+net_admin",
-                String.join(" ", kind.withOptions("-v", "--attach", "wan0", "-m", "1280")));
+                String.join(" ", kind.withOptions("-v", "-b", "--attach", "wan0", "-m", "1280")));
         int wan0 = ifindex("wan0");
         try (BpfProgram other = otherToolAt(wan0)) {
             int otherId = other.id();
             try {
                 Tcpmssd first = Tcpmssd.commandAttached(lab, "sh", "-c", start);
-                List<Integer> firstIds = inRouter(() -> kind.attachment.ours(wan0, Hook.EGRESS));
-                assertThat(firstIds).as("ours after the first start").hasSize(1);
+                List<Integer> firstIds = oursAtBothHooks(kind.attachment, wan0);
+                assertThat(firstIds).as("ours after the first start, egress and ingress").hasSize(2);
                 assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
 
                 lab.sh(null, "kill -USR2 " + first.process().pid());
                 assertThat(first.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
                 assertThat(first.process().exitValue()).isZero();
-                assertThat(inRouter(() -> kind.attachment.ours(wan0, Hook.EGRESS))).as("ours after SIGUSR2").isEqualTo(firstIds);
+                assertThat(oursAtBothHooks(kind.attachment, wan0)).as("ours after SIGUSR2").isEqualTo(firstIds);
                 if (kind == AttachmentKind.TCX_LINKLESS) {
                     String record = "served." + routerNamespaceInode() + "." + wan0 + ".tcx";
                     assertThat(Files.readString(run.resolve(record))).as("the record left for the next daemon")
-                            .contains("\negress " + firstIds.getFirst() + "\n").doesNotContain(Integer.toString(otherId));
+                            .contains("\negress " + firstIds.get(0) + "\n", "\ningress " + firstIds.get(1) + "\n")
+                            .doesNotContain(Integer.toString(otherId));
                 }
 
                 SynStream stream = SynStream.start(lab);
                 List<Integer> secondIds;
                 Tcpmssd second = Tcpmssd.commandAttached(lab, "sh", "-c", start);
                 stream.assertEverySynClamped();
-                secondIds = inRouter(() -> kind.attachment.ours(wan0, Hook.EGRESS));
-                assertThat(secondIds).as("ours after a start that followed SIGUSR2").hasSize(1).doesNotContainAnyElementsOf(firstIds);
+                secondIds = oursAtBothHooks(kind.attachment, wan0);
+                assertThat(secondIds).as("ours after a start that followed SIGUSR2").hasSize(2).doesNotContainAnyElementsOf(firstIds);
                 assertThat(egressChain(wan0)).as("the tcx chain").contains(otherId);
 
                 second.process().destroyForcibly();
                 assertThat(second.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
                 try (Tcpmssd third = Tcpmssd.commandAttached(lab, "sh", "-c", start)) {
-                    assertThat(inRouter(() -> kind.attachment.ours(wan0, Hook.EGRESS))).as("ours after SIGKILL and a start")
-                            .hasSize(1).doesNotContainAnyElementsOf(secondIds);
+                    assertThat(oursAtBothHooks(kind.attachment, wan0)).as("ours after SIGKILL and a start")
+                            .hasSize(2).doesNotContainAnyElementsOf(secondIds);
                     assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
                     assertThat(third.stop()).isZero();
                     for (Tcpmssd daemon : List.of(first, second, third)) {
                         assertThat(daemon.log()).as("a daemon's log").doesNotContain("warning");
                     }
                 }
-                for (Hook hook : Hook.values()) {
-                    assertThat(inRouter(() -> kind.attachment.ours(wan0, hook))).as("ours at %s after SIGTERM", hook).isEmpty();
-                }
+                assertThat(oursAtBothHooks(kind.attachment, wan0)).as("ours after SIGTERM").isEmpty();
                 assertThat(egressChain(wan0)).as("the tcx chain after SIGTERM").containsExactly(otherId);
                 try (var left = Files.list(run)) {
                     assertThat(left.toList()).as("locks and records left in /run/tcpmssd").isEmpty();
@@ -702,6 +702,12 @@ class AttachLabIT {
                 detachOtherTool(wan0, otherId);
             }
         }
+    }
+
+    /** The ids of tcpmssd's programs at the router's egress of {@code ifindex}, then those at its ingress. */
+    private List<Integer> oursAtBothHooks(Attachment attachment, int ifindex) throws Exception {
+        return inRouter(() -> Stream.concat(attachment.ours(ifindex, Hook.EGRESS).stream(), attachment.ours(ifindex, Hook.INGRESS).stream())
+                .toList());
     }
 
     private static final long ARPHRD_IPGRE = 778;
