@@ -27,10 +27,11 @@ import net.tcpmssd.os.Libc;
  * decides: the names {@link ClampProgram} gives, whether or not the record lists the id (a
  * program left by a tcpmssd before the record, or whose record was lost, is still replaced; an
  * id the record lists that now names another program is not ours). Without CAP_SYS_ADMIN, as a
- * daemon of only CAP_BPF and CAP_NET_ADMIN runs, the kernel is not asked at all (each refusal
- * would be a capability denial in the audit log): the interface's {@link TcxRecord} decides, an
- * id being ours if it lists it and the query still shows it at the hook. Our own program's id
- * comes from its fd (BPF_OBJ_GET_INFO_BY_FD, allowed on an fd we hold).
+ * daemon of only CAP_BPF and CAP_NET_ADMIN runs, the kernel is not asked at all (a security
+ * module such as SELinux logs each refused capable() check as a denial): the interface's
+ * {@link TcxRecord} decides, an id being ours if it lists it and the query still shows it at
+ * the hook. Our own program's id comes from its fd (BPF_OBJ_GET_INFO_BY_FD, allowed on an fd
+ * we hold).
  */
 public final class TcxAttachment implements Attachment {
 

@@ -17,6 +17,8 @@ import net.tcpmssd.os.ErrnoException;
  * fd; a plain attachment ({@link #attach}) stays until detached, also after the process ends.
  * Programs are put first in the chain (BPF_F_BEFORE with no relative program), so that nothing
  * before them can end the chain on a SYN unclamped; the clamping program hands every packet on.
+ * A plain attachment is detached by its place in the chain ({@link #detach}), with no fd to the
+ * program, so that nothing here needs CAP_SYS_ADMIN.
  */
 public final class Tcx {
 
