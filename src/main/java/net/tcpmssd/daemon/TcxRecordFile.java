@@ -91,12 +91,8 @@ final class TcxRecordFile implements TcxRecord {
 
     @Override
     public synchronized void write(Hook hook, Set<Integer> hookIds) {
-        Set<Integer> before = ids.get(hook);
-        ids.put(hook, Set.copyOf(new TreeSet<>(hookIds)));
-        if (before.equals(ids.get(hook)) && trouble.isEmpty()) {
-            return; // the file says so already
-        }
-        try {
+        ids.put(hook, Set.copyOf(hookIds));
+        try { // each time, also when nothing changed: a file ignored at the start (garbled, another boot's) goes too
             if (ids.values().stream().allMatch(Set::isEmpty)) {
                 Files.deleteIfExists(path); // unlink(2): a link put in its place goes, never what it points to
             } else {

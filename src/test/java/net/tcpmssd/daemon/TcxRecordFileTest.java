@@ -102,6 +102,15 @@ class TcxRecordFileTest {
         assertThat(warnings).containsExactly("ignoring " + path() + ": larger than a record can be");
     }
 
+    /** SIGTERM with nothing attached at tcx (--cls-bpf) still takes away a record it could not believe. */
+    @Test
+    void aFileIgnoredAtTheStartGoesAtTheFirstWriteOfNothing() throws Exception {
+        Files.writeString(path(), "boot 00000000-0000-0000-0000-000000000000\negress 7\n");
+        TcxRecordFile record = TcxRecordFile.read(path(), log);
+        record.write(Hook.EGRESS, Set.of());
+        assertThat(Files.exists(path())).isFalse();
+    }
+
     @Test
     void aSymbolicLinkIsNeitherReadNorWrittenThrough() throws Exception {
         String boot = Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip();
