@@ -179,13 +179,14 @@ class AttachLabIT {
             }
         }
         assertThat(lockFiles()).hasSize(2);
+        assertThat(servedFiles(".tcx")).as("the tcx records").hasSize(2);
         assertThat(daemon.stop()).isZero();
         for (String device : List.of("wan0", "lan0")) {
             for (Hook hook : Hook.values()) {
                 assertThat(ours(device, hook)).as("%s %s after SIGTERM", device, hook).isEmpty();
             }
         }
-        assertThat(lockFiles()).isEmpty();
+        assertThat(servedFiles("")).as("locks and records after SIGTERM").isEmpty();
         assertThat(lab.unclampedMssAtServer(Family.IPV4)).as("after SIGTERM").isEqualTo(1460);
     }
 
@@ -218,25 +219,49 @@ class AttachLabIT {
      */
     @Test
     void sigkillAndRestartDuringASteadySynStreamLeaveNoSynUnclamped() throws Exception {
-        lab.sh(Lab.SERVER, "iptables -t raw -A PREROUTING -p tcp --syn --dport 5001 -m tcpmss --mss 1240"
-                + " && iptables -t raw -A PREROUTING -p tcp --syn --dport 5001 -m tcpmss ! --mss 1240");
         Tcpmssd first = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280");
-        lab.flushRouteCaches();
-        Path log = lab.scratch().resolve("steady-" + System.nanoTime() + ".txt");
-        Process stream = lab.spawn(CLIENT, log, "sh", "-c",
-                "for i in $(seq 100); do echo x | timeout 5 socat -t 2 - TCP4:203.0.113.2:5001; sleep 0.02; done");
-        Lab.awaitLog(log, "x\n".repeat(10), Duration.ofSeconds(10));
+        SynStream stream = SynStream.start(lab);
         first.process().destroyForcibly();
         assertThat(first.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
-        Lab.awaitLog(log, "x\n".repeat(20), Duration.ofSeconds(10));
+        stream.awaitConnections(20);
         try (Tcpmssd second = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280")) {
-            assertThat(stream.isAlive()).as("the stream still flowing when the new program went in").isTrue();
-            assertThat(stream.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            stream.assertEverySynClamped();
+            assertThat(ours("wan0", Hook.EGRESS)).hasSize(1);
+        }
+    }
+
+    /**
+     * 100 connections from the client, one every 20 ms or so, each carrying an echo; the server
+     * counts every SYN by its MSS (iptables' tcpmss match in its raw table), so that a moment
+     * without a clamp, however short, shows as a SYN at another MSS.
+     */
+    private record SynStream(Lab lab, Process process, Path log) {
+
+        /** Started, and returned once 10 connections went through. */
+        static SynStream start(Lab lab) {
+            lab.sh(Lab.SERVER, "iptables -t raw -A PREROUTING -p tcp --syn --dport 5001 -m tcpmss --mss 1240"
+                    + " && iptables -t raw -A PREROUTING -p tcp --syn --dport 5001 -m tcpmss ! --mss 1240");
+            lab.flushRouteCaches();
+            Path log = lab.scratch().resolve("steady-" + System.nanoTime() + ".txt");
+            Process process = lab.spawn(CLIENT, log, "sh", "-c",
+                    "for i in $(seq 100); do echo x | timeout 5 socat -t 2 - TCP4:203.0.113.2:5001; sleep 0.02; done");
+            SynStream stream = new SynStream(lab, process, log);
+            stream.awaitConnections(10);
+            return stream;
+        }
+
+        void awaitConnections(int count) {
+            Lab.awaitLog(log, "x\n".repeat(count), Duration.ofSeconds(10));
+        }
+
+        /** Called once the new program is in: the stream still flowing then, and at its end every SYN at 1240. */
+        void assertEverySynClamped() throws Exception {
+            assertThat(process.isAlive()).as("the stream still flowing when the new program went in").isTrue();
+            assertThat(process.waitFor(30, TimeUnit.SECONDS)).isTrue();
             assertThat(Files.readAllLines(log).stream().filter("x"::equals).count()).as("connections that carried their echo").isEqualTo(100);
             String counters = lab.sh(Lab.SERVER, "iptables -t raw -L PREROUTING -nvx");
             assertThat(synsCounted(counters, "tcpmss match 1240")).as("SYNs at MSS 1240").isGreaterThanOrEqualTo(100);
             assertThat(synsCounted(counters, "tcpmss match !1240")).as("SYNs at any other MSS:\n%s", counters).isZero();
-            assertThat(ours("wan0", Hook.EGRESS)).hasSize(1);
         }
     }
 
@@ -252,13 +277,8 @@ class AttachLabIT {
     @Test
     void anotherToolsProgramStaysThroughStartReplacementAndStop() throws Exception {
         int wan0 = ifindex("wan0");
-        byte[] passOn = new Asm().mov(Register.R0, -1).exit().assemble(); // TCX_NEXT: hands every packet on
-        try (BpfProgram other = BpfProgram.load(BpfProgram.SCHED_CLS, passOn, "GPL", "other_tool")) {
+        try (BpfProgram other = otherToolAt(wan0)) {
             int otherId = other.id();
-            inRouter(() -> {
-                Tcx.attach(other, wan0, TcxHook.EGRESS, 0);
-                return null;
-            });
             try {
                 Tcpmssd first = Tcpmssd.startAttached(lab, "-v", "--attach", "wan0", "-m", "1280");
                 List<Integer> firstChain = egressChain(wan0);
@@ -273,12 +293,32 @@ class AttachLabIT {
                 }
                 assertThat(egressChain(wan0)).containsExactly(otherId);
             } finally {
-                inRouter(() -> {
-                    Tcx.detach(wan0, TcxHook.EGRESS, otherId, 0);
-                    return null;
-                });
+                detachOtherTool(wan0, otherId);
             }
         }
+    }
+
+    /** Another tool's program that hands every packet on, named other_tool, attached first at the router's tcx egress of {@code ifindex}. */
+    private BpfProgram otherToolAt(int ifindex) throws Exception {
+        byte[] passOn = new Asm().mov(Register.R0, -1).exit().assemble(); // TCX_NEXT: hands every packet on
+        BpfProgram other = BpfProgram.load(BpfProgram.SCHED_CLS, passOn, "GPL", "other_tool");
+        try {
+            inRouter(() -> {
+                Tcx.attach(other, ifindex, TcxHook.EGRESS, 0);
+                return null;
+            });
+        } catch (Exception | Error e) {
+            other.close();
+            throw e;
+        }
+        return other;
+    }
+
+    private void detachOtherTool(int ifindex, int otherId) throws Exception {
+        inRouter(() -> {
+            Tcx.detach(ifindex, TcxHook.EGRESS, Tcx.query(ifindex, TcxHook.EGRESS), otherId);
+            return null;
+        });
     }
 
     private List<Integer> egressChain(int ifindex) throws Exception {
@@ -381,7 +421,7 @@ class AttachLabIT {
 
                 first.close();
                 Lab.awaitLog(daemon.logFile(), "tm0 (index " + before + ") is gone", Duration.ofSeconds(5));
-                assertThat(lockFiles()).as("the lock of the interface gone").isEmpty();
+                assertThat(servedFiles("")).as("the lock and the record of the interface gone").isEmpty();
                 try (TunDevice second = pppStandIn(1300)) {
                     int after = ifindex("tm0");
                     assertThat(after).as("a new interface").isNotEqualTo(before);
@@ -583,10 +623,91 @@ class AttachLabIT {
     }
 
     private static String unprivileged(String capabilities) {
-        return "mount -t tmpfs -o uid=65534,gid=65534,mode=0755 tcpmssd /run/tcpmssd && exec setpriv --reuid=65534 --regid=65534"
+        return asNobody("mount -t tmpfs -o uid=65534,gid=65534,mode=0755 tcpmssd /run/tcpmssd", capabilities, "-v --attach wan0 -m 1280");
+    }
+
+    /** A shell command: {@code runDirectory} (a mount over /run/tcpmssd), then bin/tcpmssd as nobody with only {@code capabilities}. */
+    private static String asNobody(String runDirectory, String capabilities, String arguments) {
+        return runDirectory + " && exec setpriv --reuid=65534 --regid=65534"
                 + " --clear-groups --inh-caps=-all," + capabilities + " --ambient-caps=-all," + capabilities
-                + " --bounding-set=-all," + capabilities + " -- " + Lab.ROOT.resolve("bin/tcpmssd")
-                + " -v --attach wan0 -m 1280";
+                + " --bounding-set=-all," + capabilities + " -- " + Lab.ROOT.resolve("bin/tcpmssd") + " " + arguments;
+    }
+
+    /**
+     * The lifecycle of BEHAVIOUR §7 without CAP_SYS_ADMIN, which the kernel wants for opening a
+     * program by its id: as nobody with only CAP_BPF and CAP_NET_ADMIN, with another tool's tcx
+     * program first at wan0's egress, and with -b, so that both hooks are recorded. Start and
+     * clamp; SIGUSR2 leaves ours; a start then replaces it while a SYN stream flows, none
+     * unclamped, one program of ours a hook after; SIGKILL and a start, one again; SIGTERM leaves
+     * nothing of ours and no record. The other tool's program stays
+     * throughout, and nothing is logged as a warning. /run/tcpmssd is one directory of nobody's
+     * for all the starts, bind-mounted in each command's mount namespace, as systemd's
+     * RuntimeDirectory= with RuntimeDirectoryPreserve=yes keeps it between them.
+     */
+    @ParameterizedTest
+    @EnumSource(AttachmentKind.class)
+    void withOnlyCapBpfAndCapNetAdminStopsRestartsAndDetaches(AttachmentKind kind) throws Exception {
+        lab.sh(null, "mkdir -p /run/tcpmssd");
+        Path run = Files.createDirectory(lab.scratch().resolve("run-" + System.nanoTime()));
+        Files.setAttribute(run, "unix:uid", 65534);
+        Files.setAttribute(run, "unix:gid", 65534);
+        String start = asNobody("mount --bind " + run + " /run/tcpmssd", "+bpf,+net_admin",
+                String.join(" ", kind.withOptions("-v", "-b", "--attach", "wan0", "-m", "1280")));
+        int wan0 = ifindex("wan0");
+        try (BpfProgram other = otherToolAt(wan0)) {
+            int otherId = other.id();
+            try {
+                Tcpmssd first = Tcpmssd.commandAttached(lab, "sh", "-c", start);
+                List<Integer> firstIds = oursAtBothHooks(kind.attachment, wan0);
+                assertThat(firstIds).as("ours after the first start, egress and ingress").hasSize(2);
+                assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
+
+                lab.sh(null, "kill -USR2 " + first.process().pid());
+                assertThat(first.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
+                assertThat(first.process().exitValue()).isZero();
+                assertThat(oursAtBothHooks(kind.attachment, wan0)).as("ours after SIGUSR2").isEqualTo(firstIds);
+                if (kind == AttachmentKind.TCX_LINKLESS) {
+                    String record = "served." + routerNamespaceInode() + "." + wan0 + ".tcx";
+                    assertThat(Files.readString(run.resolve(record))).as("the record left for the next daemon")
+                            .contains("\negress " + firstIds.get(0) + "\n", "\ningress " + firstIds.get(1) + "\n")
+                            .doesNotContain(Integer.toString(otherId));
+                }
+
+                SynStream stream = SynStream.start(lab);
+                List<Integer> secondIds;
+                Tcpmssd second = Tcpmssd.commandAttached(lab, "sh", "-c", start);
+                stream.assertEverySynClamped();
+                secondIds = oursAtBothHooks(kind.attachment, wan0);
+                assertThat(secondIds).as("ours after a start that followed SIGUSR2").hasSize(2).doesNotContainAnyElementsOf(firstIds);
+                assertThat(egressChain(wan0)).as("the tcx chain").contains(otherId);
+
+                second.process().destroyForcibly();
+                assertThat(second.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
+                try (Tcpmssd third = Tcpmssd.commandAttached(lab, "sh", "-c", start)) {
+                    assertThat(oursAtBothHooks(kind.attachment, wan0)).as("ours after SIGKILL and a start")
+                            .hasSize(2).doesNotContainAnyElementsOf(secondIds);
+                    assertThat(lab.mssAtServer(Family.IPV4)).isEqualTo(1240);
+                    assertThat(third.stop()).isZero();
+                    for (Tcpmssd daemon : List.of(first, second, third)) {
+                        assertThat(daemon.log()).as("a daemon's log").doesNotContain("warning");
+                    }
+                }
+                assertThat(oursAtBothHooks(kind.attachment, wan0)).as("ours after SIGTERM").isEmpty();
+                assertThat(egressChain(wan0)).as("the tcx chain after SIGTERM").containsExactly(otherId);
+                try (var left = Files.list(run)) {
+                    assertThat(left.toList()).as("locks and records left in /run/tcpmssd").isEmpty();
+                }
+                assertThat(lab.unclampedMssAtServer(Family.IPV4)).as("after SIGTERM").isEqualTo(1460);
+            } finally {
+                detachOtherTool(wan0, otherId);
+            }
+        }
+    }
+
+    /** The ids of tcpmssd's programs at the router's egress of {@code ifindex}, then those at its ingress. */
+    private List<Integer> oursAtBothHooks(Attachment attachment, int ifindex) throws Exception {
+        return inRouter(() -> Stream.concat(attachment.ours(ifindex, Hook.EGRESS).stream(), attachment.ours(ifindex, Hook.INGRESS).stream())
+                .toList());
     }
 
     private static final long ARPHRD_IPGRE = 778;
@@ -603,10 +724,21 @@ class AttachLabIT {
     }
 
     private List<Path> lockFiles() throws Exception {
-        String inode = lab.sh(null, "stat -L -c %i /run/netns/" + lab.namespace(ROUTER)).strip(); // the nsfs inode
+        return servedFiles(".lock");
+    }
+
+    /** The router's served-interface files in /run/tcpmssd whose names end so: the locks (.lock), the tcx records (.tcx). */
+    private List<Path> servedFiles(String suffix) throws Exception {
+        String inode = routerNamespaceInode();
         try (var files = Files.list(Path.of("/run/tcpmssd"))) {
-            return files.filter(p -> p.getFileName().toString().startsWith("served." + inode + ".")).toList();
+            return files.filter(p -> p.getFileName().toString().startsWith("served." + inode + ".") && p.toString().endsWith(suffix))
+                    .toList();
         }
+    }
+
+    /** What names the router's network namespace in the served-interface files: its nsfs inode. */
+    private String routerNamespaceInode() {
+        return lab.sh(null, "stat -L -c %i /run/netns/" + lab.namespace(ROUTER)).strip();
     }
 
     private int ifindex(String device) {

@@ -29,9 +29,11 @@ import net.tcpmssd.os.Libc;
  *       cls_bpf filters of one priority and protocol share one classifier, which runs them
  *       newest first (cls_bpf_change(): list_add_rcu() at the head of its list): one another
  *       tool adds at priority 1 after ours runs before it.
- *   <li>A filter is tcpmssd's if its TCA_BPF_NAME (or, if it has none, the name of its program,
- *       by TCA_BPF_ID) begins with {@code tcpmssd}: the name this class gives it is the
- *       program's own ({@code tcpmssd_eth}, {@code tcpmssd_l3}, ...).
+ *   <li>A filter is tcpmssd's if its TCA_BPF_NAME begins with {@code tcpmssd}: the name this
+ *       class gives it is the program's own ({@code tcpmssd_eth}, {@code tcpmssd_l3}, ...). The
+ *       dump carries it (and the program's id, TCA_BPF_ID) without privilege, so nothing here
+ *       opens a program by its id (which needs CAP_SYS_ADMIN) and no {@link TcxRecord} is
+ *       needed; a filter without a name is another tool's.
  *   <li>Replacing: a filter of tcpmssd's already at our priority and handle is changed in place
  *       by one request (NLM_F_CREATE | NLM_F_REPLACE at the same priority and handle):
  *       cls_bpf_change() swaps the program with list_replace_rcu(), so each packet meets the old
@@ -105,7 +107,7 @@ public final class ClsBpfAttachment implements Attachment {
     }
 
     @Override
-    public void attach(BpfProgram program, int ifindex, Hook hook) throws ErrnoException {
+    public void attach(BpfProgram program, int ifindex, Hook hook, TcxRecord record) throws ErrnoException {
         if (!program.name().startsWith(NAME_PREFIX)) {
             throw new IllegalArgumentException("not a tcpmssd program: " + program.name());
         }
@@ -135,7 +137,7 @@ public final class ClsBpfAttachment implements Attachment {
     }
 
     @Override
-    public void detach(int ifindex, Hook hook) throws ErrnoException {
+    public void detach(int ifindex, Hook hook, TcxRecord record) throws ErrnoException {
         try (Rtnetlink rtnetlink = new Rtnetlink()) {
             for (Filter filter : rtnetlink.filters(ifindex, hook)) {
                 if (filter.handle() != 0 && ours(filter)) {
@@ -146,7 +148,7 @@ public final class ClsBpfAttachment implements Attachment {
     }
 
     @Override
-    public List<Integer> ours(int ifindex, Hook hook) throws ErrnoException {
+    public List<Integer> ours(int ifindex, Hook hook, TcxRecord record) throws ErrnoException {
         try (Rtnetlink rtnetlink = new Rtnetlink()) {
             List<Integer> ids = new ArrayList<>();
             for (Filter filter : rtnetlink.filters(ifindex, hook)) {
@@ -165,21 +167,13 @@ public final class ClsBpfAttachment implements Attachment {
         }
     }
 
+    /**
+     * By the name the filter carries (TCA_BPF_NAME, in the dump): no program is opened by its id,
+     * which would need CAP_SYS_ADMIN. A filter without a name is not ours: tcpmssd names every
+     * filter it adds.
+     */
     private static boolean ours(Filter filter) {
-        if (!filter.kind().equals("bpf")) {
-            return false;
-        }
-        if (filter.name() != null) {
-            return filter.name().startsWith(NAME_PREFIX);
-        }
-        if (filter.programId() == 0) {
-            return false;
-        }
-        try (BpfProgram program = BpfProgram.byId(filter.programId())) {
-            return program.name().startsWith(NAME_PREFIX);
-        } catch (ErrnoException e) {
-            return false; // gone meanwhile, or not ours to open (EPERM): not ours to touch
-        }
+        return filter.kind().equals("bpf") && filter.name() != null && filter.name().startsWith(NAME_PREFIX);
     }
 
     private static int parent(Hook hook) {

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import net.tcpmssd.bpf.BpfProgram;
 import net.tcpmssd.bpf.ClampMaps;
 import net.tcpmssd.bpf.ClampProgram;
@@ -35,7 +36,9 @@ import net.tcpmssd.packet.Outcome;
  * <p>Start-up runs in two steps, so that every error is found before anything attached is
  * touched: {@link #prepare} resolves the interfaces, takes their locks, loads maps and programs
  * and chooses the attachment; {@link #attach} then puts the programs in place, each replacing
- * tcpmssd's old one with no gap.
+ * tcpmssd's old one with no gap. What is tcpmssd's at a tcx hook is told by the interface's
+ * {@link TcxRecord}, which comes with its lock ({@link Lock#record}): a daemon of only CAP_BPF
+ * and CAP_NET_ADMIN cannot read other programs' names.
  *
  * <p>The interfaces are followed by name ({@link LinkMonitor}), since the ones with small MTUs
  * come and go: a PPPoE reconnect deletes ppp0 and makes a new one, with a new index, and the
@@ -69,8 +72,14 @@ public final class KernelDataPath implements AutoCloseable {
         Lock take(String name, int ifindex) throws AttachException;
     }
 
-    /** A served-interface lock held. */
+    /**
+     * A served-interface lock held, and with it the interface's {@link TcxRecord}: the next
+     * daemon to hold the lock reads what this one attached.
+     */
     public interface Lock extends AutoCloseable {
+        TcxRecord record();
+
+        /** Lets go of the lock; the record stays for the next daemon (SIGUSR2, SIGKILL alike). */
         @Override
         void close();
     }
@@ -405,6 +414,8 @@ public final class KernelDataPath implements AutoCloseable {
                 log.info(one.name + " (index " + one.lockIndex + ") is gone, and the kernel dropped our program with it;"
                         + " attaching again when it comes back");
             }
+            one.lock.record().write(Hook.EGRESS, Set.of()); // the device went, and our programs with it
+            one.lock.record().write(Hook.INGRESS, Set.of());
             one.lock.close();
             one.lock = null;
             one.attachedIndex = 0;
@@ -419,7 +430,7 @@ public final class KernelDataPath implements AutoCloseable {
             linkType = linkType(one.link);
         } catch (AttachException e) {
             if (one.attachedIndex == index) {
-                detachAt(one.name, index); // its header is no longer the one our program reads
+                detachAt(one.name, index, one.lock.record()); // its header is no longer the one our program reads
                 one.attachedIndex = 0;
             }
             throw e;
@@ -430,20 +441,20 @@ public final class KernelDataPath implements AutoCloseable {
             one.lock = locks.take(one.name, index);
             one.lockIndex = index;
         }
-        attachAt(one.name, index, program, ingress);
+        attachAt(one.name, index, program, ingress, one.lock.record());
         one.attachedIndex = index;
         return true;
     }
 
-    private void attachAt(String name, int ifindex, BpfProgram egress, BpfProgram ingress) throws AttachException {
+    private void attachAt(String name, int ifindex, BpfProgram egress, BpfProgram ingress, TcxRecord record) throws AttachException {
         for (Hook hook : Hook.values()) {
             BpfProgram program = hook == Hook.EGRESS ? egress : ingress;
             String where = name + " (" + attachmentName + " " + hook.name().toLowerCase(java.util.Locale.ROOT) + ")";
             try {
                 if (hook == Hook.EGRESS || bothDirections) {
-                    attachment.attach(program, ifindex, hook);
+                    attachment.attach(program, ifindex, hook, record);
                 } else {
-                    attachment.detach(ifindex, hook);
+                    attachment.detach(ifindex, hook, record);
                 }
             } catch (ErrnoException e) {
                 // A kernel without the clsact qdisc or the cls_bpf classifier (not built, no
@@ -458,7 +469,7 @@ public final class KernelDataPath implements AutoCloseable {
             }
             if (otherAttachment != null) {
                 try {
-                    otherAttachment.detach(ifindex, hook);
+                    otherAttachment.detach(ifindex, hook, record);
                 } catch (ErrnoException e) {
                     // the other kind is not usable here: nothing of ours can be there
                 }
@@ -516,16 +527,16 @@ public final class KernelDataPath implements AutoCloseable {
         following = false;
         for (Served one : served) {
             if (one.attachedIndex != 0) {
-                detachAt(one.name, one.attachedIndex);
+                detachAt(one.name, one.attachedIndex, one.lock.record());
             }
         }
     }
 
     /** Takes our programs off every hook of the interface; a failure is logged, the rest still done. */
-    private void detachAt(String name, int ifindex) {
+    private void detachAt(String name, int ifindex, TcxRecord record) {
         for (Hook hook : Hook.values()) {
             try {
-                attachment.detach(ifindex, hook);
+                attachment.detach(ifindex, hook, record);
             } catch (ErrnoException e) {
                 log.warning("can't detach from " + name + " " + hook.name().toLowerCase(java.util.Locale.ROOT) + ": " + e.getMessage());
             }

@@ -97,7 +97,11 @@ public final class BpfProgram implements AutoCloseable {
         return log;
     }
 
-    /** A program already in the kernel, by its id (BPF_PROG_GET_FD_BY_ID): a new fd to it, named by its info. */
+    /**
+     * A program already in the kernel, by its id (BPF_PROG_GET_FD_BY_ID): a new fd to it, named by
+     * its info. The kernel allows this only with CAP_SYS_ADMIN (EPERM otherwise), so the daemon
+     * uses it only where it has that (TcxAttachment), and the tests as root.
+     */
     public static BpfProgram byId(int id) throws ErrnoException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment attr = arena.allocate(BpfCommand.PROG_GET_FD_BY_ID.attrSize, 8);

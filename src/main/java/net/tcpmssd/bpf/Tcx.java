@@ -17,11 +17,16 @@ import net.tcpmssd.os.ErrnoException;
  * fd; a plain attachment ({@link #attach}) stays until detached, also after the process ends.
  * Programs are put first in the chain (BPF_F_BEFORE with no relative program), so that nothing
  * before them can end the chain on a SYN unclamped; the clamping program hands every packet on.
+ * A plain attachment is detached by its place in the chain ({@link #detach}), with no fd to the
+ * program, so that nothing here needs CAP_SYS_ADMIN.
  */
 public final class Tcx {
 
     // bpf.h: the flags of attach, detach and link create that position a program in a chain.
     private static final int BPF_F_BEFORE = 1 << 3;
+    private static final int BPF_F_AFTER = 1 << 4;
+    /** The relative program is given by its id, not by an fd. */
+    private static final int BPF_F_ID = 1 << 5;
 
     private static final int QUERY_CAPACITY = 64;
 
@@ -53,13 +58,35 @@ public final class Tcx {
     }
 
     /**
-     * Detaches the program of this id from the hook, if the chain is still at
-     * {@code expectedRevision} (0: any). By id, so that the daemon removes exactly the program it
-     * found, never another tool's.
+     * Detaches the program {@code programId} from the hook, where {@code chain} (a query's answer)
+     * says it is, if the chain is still at that revision: never another tool's program, and no
+     * fd to the program is needed. Opening one by its id (BPF_PROG_GET_FD_BY_ID) needs
+     * CAP_SYS_ADMIN, which a daemon of CAP_BPF and CAP_NET_ADMIN has not (BEHAVIOUR §7).
+     *
+     * <p>How the kernel reads it (kernel/bpf/mprog.c, bpf_mprog_detach()): with no program fd
+     * (attach_bpf_fd 0) the program detached is the one at a position, named relative to a
+     * neighbour: BPF_F_AFTER with BPF_F_ID and the id of the program before it, or for the
+     * first of the chain BPF_F_BEFORE with no neighbour. The revision is compared under the
+     * RTNL lock before the position is taken, so the chain the position is counted in is the
+     * one {@code chain} shows; a chain changed since fails with ESTALE, a neighbour freed since
+     * with ENOENT, and a program attached by a link refuses (EBUSY). Detaching by fd instead
+     * would be ambiguous at fd 0, which the kernel reads as "no program" and then takes the
+     * chain's last program, whoever's it is.
+     *
+     * @throws IllegalArgumentException if the chain does not list the id, or has no revision
      */
-    public static void detach(int ifindex, TcxHook hook, int programId, long expectedRevision) throws ErrnoException {
-        try (BpfProgram program = BpfProgram.byId(programId); Arena arena = Arena.ofConfined()) {
-            BpfCommand.PROG_DETACH.run(attachAttr(arena, program.fd(), ifindex, hook, 0, expectedRevision));
+    public static void detach(int ifindex, TcxHook hook, TcxChain chain, int programId) throws ErrnoException {
+        int position = chain.programIds().indexOf(programId);
+        if (position < 0 || chain.revision() == 0) { // revision 0 would mean "any chain" to the kernel
+            throw new IllegalArgumentException("program " + programId + " is not in the chain " + chain);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            int flags = position == 0 ? BPF_F_BEFORE : BPF_F_AFTER | BPF_F_ID;
+            MemorySegment attr = attachAttr(arena, 0, ifindex, hook, flags, chain.revision());
+            if (position > 0) {
+                attr.set(JAVA_INT, 20, chain.programIds().get(position - 1)); // relative_id
+            }
+            BpfCommand.PROG_DETACH.run(attr);
         }
     }
 

@@ -11,6 +11,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import net.tcpmssd.attach.AttachException;
 import net.tcpmssd.attach.KernelDataPath;
+import net.tcpmssd.attach.TcxRecord;
 import net.tcpmssd.cli.Options;
 import net.tcpmssd.mss.MssPolicy;
 import net.tcpmssd.mss.PathMtu;
@@ -27,9 +28,11 @@ import net.tcpmssd.os.Libc;
 final class KernelPath implements DataPath {
 
     /**
-     * The directory of --attach's files: the served-interface locks and the verifier log. One
-     * path for every tcpmssd, so that all see each other's locks; systemd's RuntimeDirectory=tcpmssd
-     * makes it for a daemon that runs as a user of its own, root makes it itself.
+     * The directory of --attach's files: the served-interface locks, the records of the tcx
+     * programs attached, and the verifier log. One path for every tcpmssd, so that all see each
+     * other's locks; systemd's RuntimeDirectory=tcpmssd makes it for a daemon that runs as a user
+     * of its own, root makes it itself. The records must outlive a daemon that stopped leaving
+     * its programs (SIGUSR2), so a unit keeps the directory (RuntimeDirectoryPreserve=yes).
      */
     static final Path RUN_DIRECTORY = Path.of("/run/tcpmssd");
     /** Where a refused program's whole verifier log goes (BEHAVIOUR §7), mode 0600. */
@@ -67,7 +70,7 @@ final class KernelPath implements DataPath {
             long namespace = KernelDataPath.networkNamespace();
             runDirectory();
             path.kernel = KernelDataPath.prepare(options.attach(), options.bothDirections(), options.addMss(), options.clsBpf(),
-                    options.source() instanceof PathMtu, options.waitForInterface(), options.verbose(), (name, ifindex) -> servedLock(namespace, name, ifindex),
+                    options.source() instanceof PathMtu, options.waitForInterface(), options.verbose(), (name, ifindex) -> servedLock(namespace, name, ifindex, log),
                     log);
         } catch (AttachException e) {
             throw new StartupException(e.verifierLog() == null ? e.getMessage() : e.getMessage() + writeVerifierLog(VERIFIER_LOG, e.verifierLog()));
@@ -201,14 +204,32 @@ final class KernelPath implements DataPath {
         path.close();
     }
 
-    /** The lock of an interface served, /run/tcpmssd/served.NETNS.IFINDEX.lock (BEHAVIOUR §7): at start, and when it is re-created. */
-    private static KernelDataPath.Lock servedLock(long namespace, String name, int ifindex) throws AttachException {
-        Path lock = RUN_DIRECTORY.resolve("served." + namespace + "." + ifindex + ".lock");
+    /**
+     * The lock of an interface served, /run/tcpmssd/served.NETNS.IFINDEX.lock (BEHAVIOUR §7), at
+     * start and when it is re-created; with it, read once the lock is held, the record of the tcx
+     * programs an earlier daemon attached there, served.NETNS.IFINDEX.tcx.
+     */
+    private static KernelDataPath.Lock servedLock(long namespace, String name, int ifindex, Log log) throws AttachException {
+        String served = "served." + namespace + "." + ifindex;
+        Pidfile lock;
         try {
-            return Pidfile.acquire(lock, "lock file", pid -> new StartupException(name + " is already served by pid " + pid))::close;
+            lock = Pidfile.acquire(RUN_DIRECTORY.resolve(served + ".lock"), "lock file",
+                    pid -> new StartupException(name + " is already served by pid " + pid));
         } catch (StartupException e) {
             throw new AttachException(e.getMessage());
         }
+        TcxRecord record = TcxRecordFile.read(RUN_DIRECTORY.resolve(served + TcxRecordFile.SUFFIX), log);
+        return new KernelDataPath.Lock() {
+            @Override
+            public TcxRecord record() {
+                return record;
+            }
+
+            @Override
+            public void close() {
+                lock.close();
+            }
+        };
     }
 
     /**

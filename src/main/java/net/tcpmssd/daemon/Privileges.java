@@ -12,11 +12,12 @@ import net.tcpmssd.os.Libc;
  * <ul>
  *   <li><b>What each path needs.</b> The queue (-p): CAP_NET_ADMIN, to bind and configure the
  *       queue (nfqnl_recv_config) and for SO_RCVBUFFORCE. --attach: CAP_BPF for maps and
- *       programs, CAP_NET_ADMIN for the tc attachments, and CAP_SYS_ADMIN where it is held:
- *       finding our programs among those at a hook (to replace them at a start, to detach them
- *       at a stop) opens each by id, BPF_PROG_GET_FD_BY_ID, which needs it; without it a stop
- *       left the program attached and the next start failed with EPERM (seen in
- *       PrivilegesLabIT). Not CAP_PERFMON: the program uses no packet pointers (ClampProgram). Both: CAP_NET_BIND_SERVICE only for
+ *       programs, CAP_NET_ADMIN for the tc attachments. Ours at a tcx hook are told from
+ *       another tool's by the ids recorded per interface (TcxRecord), which needs nothing more;
+ *       CAP_SYS_ADMIN is kept where it is held, because with it the programs can be opened by
+ *       id (BPF_PROG_GET_FD_BY_ID) and their names confirm the record, or find ours where the
+ *       record was lost (BEHAVIOUR §7). Not CAP_PERFMON: the program uses no packet pointers
+ *       (ClampProgram). Both: CAP_NET_BIND_SERVICE only for
  *       a --metrics port below 1024. Nothing else the daemon does after this needs one: the
  *       interfaces and routes are read over rtnetlink, which asks for none; syslog, the journal
  *       and sd_notify are sockets anyone may write. Everything is kept as uid 0 too: a root
@@ -50,9 +51,8 @@ public final class Privileges {
     static long needed(Options options) {
         long needed = bit(Libc.CAP_NET_ADMIN);
         if (options.attach() != null) {
-            // Telling our programs at a hook from another tool's opens each by id
-            // (BPF_PROG_GET_FD_BY_ID), which the kernel allows only with CAP_SYS_ADMIN
-            // (kernel/bpf/syscall.c): the start that replaces ours and the stop that detaches it.
+            // CAP_SYS_ADMIN only where held: it lets the programs' names confirm the record of
+            // ours (BPF_PROG_GET_FD_BY_ID needs it, kernel/bpf/syscall.c); nothing needs it.
             needed |= bit(Libc.CAP_BPF) | bit(Libc.CAP_SYS_ADMIN);
         }
         if (options.metrics() != null && options.metrics().port() < 1024) {

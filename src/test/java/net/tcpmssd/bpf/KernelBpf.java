@@ -17,13 +17,17 @@ public final class KernelBpf {
     private KernelBpf() {}
 
     public static void assumeUsable() {
-        if (UNUSABLE == null) {
-            return;
+        if (UNUSABLE != null) {
+            cannotRun("the kernel's BPF cannot be used here: " + UNUSABLE);
         }
+    }
+
+    /** A kernel test that cannot run here, for {@code reason}: skipped, but on CI (CI=true) failed. */
+    public static void cannotRun(String reason) {
         if ("true".equals(System.getenv("CI"))) {
-            fail("CI=true but the kernel's BPF cannot be used: " + UNUSABLE);
+            fail("CI=true but " + reason);
         }
-        assumeTrue(false, "skipped, the kernel's BPF cannot be used here: " + UNUSABLE);
+        assumeTrue(false, "skipped, " + reason);
     }
 
     private static String unusable() {

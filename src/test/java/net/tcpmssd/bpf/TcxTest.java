@@ -99,9 +99,10 @@ class TcxTest {
                 TcxChain chain = Tcx.query(a0, TcxHook.INGRESS);
                 assertThat(chain.programIds()).containsExactly(id);
                 assertThat(BpfProgram.byId(id).name()).isEqualTo("tcpmssd_eth_add");
-                assertThatThrownBy(() -> Tcx.detach(a0, TcxHook.INGRESS, id, chain.revision() - 1))
+                TcxChain stale = new TcxChain(chain.revision() - 1, chain.programIds());
+                assertThatThrownBy(() -> Tcx.detach(a0, TcxHook.INGRESS, stale, id))
                         .isInstanceOfSatisfying(ErrnoException.class, e -> assertThat(e.errno()).isEqualTo(ESTALE));
-                Tcx.detach(a0, TcxHook.INGRESS, id, chain.revision());
+                Tcx.detach(a0, TcxHook.INGRESS, chain, id);
                 assertThat(Tcx.query(a0, TcxHook.INGRESS).programIds()).isEmpty();
                 return null;
             });
@@ -110,7 +111,7 @@ class TcxTest {
 
     /**
      * BEHAVIOUR §7's replacement with no gap: a new daemon attaches its program before the old one,
-     * then detaches the old one by id at the revision it saw; another tool's program in the
+     * then detaches the old one by its place at the revision it saw; another tool's program in the
      * chain stays where it was.
      */
     @Test
@@ -126,15 +127,57 @@ class TcxTest {
                     Tcx.attach(newer, a0, TcxHook.EGRESS, Tcx.query(a0, TcxHook.EGRESS).revision());
                     TcxChain both = Tcx.query(a0, TcxHook.EGRESS);
                     assertThat(both.programIds()).containsExactly(newer.id(), old.id(), others.id());
-                    Tcx.detach(a0, TcxHook.EGRESS, old.id(), both.revision());
+                    Tcx.detach(a0, TcxHook.EGRESS, both, old.id());
                     assertThat(Tcx.query(a0, TcxHook.EGRESS).programIds()).containsExactly(newer.id(), others.id());
                 } finally {
-                    for (int id : Tcx.query(a0, TcxHook.EGRESS).programIds()) {
-                        Tcx.detach(a0, TcxHook.EGRESS, id, 0);
-                    }
+                    detachAll(TcxHook.EGRESS);
                 }
                 return null;
             });
+        }
+    }
+
+    /**
+     * Detaching by position, with no fd to the program (what a daemon without CAP_SYS_ADMIN can
+     * do): from a chain of three, the first, the middle and the last each go alone, the others
+     * staying in their order; a revision that moved on (ESTALE) detaches nothing.
+     */
+    @Test
+    void detachingByPositionTakesExactlyTheProgramNamed() throws Exception {
+        try (ClampMaps maps = ClampMaps.create(); BpfProgram one = ClampProgram.load(LinkType.ETHERNET, maps, false);
+                BpfProgram two = ClampProgram.load(LinkType.ETHERNET, maps, false);
+                BpfProgram three = ClampProgram.load(LinkType.L3, maps, false)) {
+            int[] ids = {one.id(), two.id(), three.id()};
+            inClient(() -> {
+                try {
+                    for (int gone = 0; gone < 3; gone++) {
+                        for (BpfProgram program : List.of(three, two, one)) {
+                            Tcx.attach(program, a0, TcxHook.EGRESS, 0);
+                        }
+                        TcxChain chain = Tcx.query(a0, TcxHook.EGRESS);
+                        assertThat(chain.programIds()).containsExactly(ids[0], ids[1], ids[2]);
+                        TcxChain stale = new TcxChain(chain.revision() + 1, chain.programIds());
+                        int target = ids[gone];
+                        assertThatThrownBy(() -> Tcx.detach(a0, TcxHook.EGRESS, stale, target))
+                                .isInstanceOfSatisfying(ErrnoException.class, e -> assertThat(e.errno()).isEqualTo(ESTALE));
+                        Tcx.detach(a0, TcxHook.EGRESS, chain, target);
+                        List<Integer> left = new java.util.ArrayList<>(List.of(ids[0], ids[1], ids[2]));
+                        left.remove(Integer.valueOf(target));
+                        assertThat(Tcx.query(a0, TcxHook.EGRESS).programIds()).as("after detaching position %d", gone).isEqualTo(left);
+                        detachAll(TcxHook.EGRESS);
+                    }
+                } finally {
+                    detachAll(TcxHook.EGRESS);
+                }
+                return null;
+            });
+        }
+    }
+
+    /** Detaches everything at a0's hook, first to last, each at the revision just read. */
+    private static void detachAll(TcxHook hook) throws ErrnoException {
+        for (TcxChain chain = Tcx.query(a0, hook); !chain.programIds().isEmpty(); chain = Tcx.query(a0, hook)) {
+            Tcx.detach(a0, hook, chain, chain.programIds().getFirst());
         }
     }
 
