@@ -394,15 +394,17 @@ public final class ClampProgram {
         }
         asm
                 .label("max known")                           // R2: the maximum, R3: the counter base
-                .store(Size.DW, FP, MAX_MSS, R2)
-                // The event's IP version and padding, once for all the MSS options it may lower.
-                .mov(R2, 4)
-                .jump(JumpOp.EQ, R3, 0, "event version")
-                .mov(R2, 6)
-                .label("event version")
-                .store(Size.H, FP, EVENT + 4, R2)
-                .store(Size.H, FP, EVENT + 6, 0)
-                .mov(R9, 0);
+                .store(Size.DW, FP, MAX_MSS, R2);
+        if (reportsEvents()) {
+            // The event's IP version and padding, once for all the MSS options it may lower.
+            asm.mov(R2, 4)
+                    .jump(JumpOp.EQ, R3, 0, "event version")
+                    .mov(R2, 6)
+                    .label("event version")
+                    .store(Size.H, FP, EVENT + 4, R2)
+                    .store(Size.H, FP, EVENT + 6, 0);
+        }
+        asm.mov(R9, 0);
         options();
         asm.label("broken")
                 .alu64(AluOp.OR, R9, BROKEN)
@@ -667,18 +669,21 @@ public final class ClampProgram {
                 .store(Size.H, FP, NEW_FIELD, R4)
                 .mov(R7, ipOffset);
         storeNewField(R7, 4);
-        asm.label("mss added")
-                .store(Size.H, FP, EVENT, 0)
-                .store(Size.H, FP, EVENT + 2, R9);
-        event();
+        asm.label("mss added");
+        if (reportsEvents()) {
+            asm.store(Size.H, FP, EVENT, 0).store(Size.H, FP, EVENT + 2, R9);
+            event();
+        }
         asm.mov(R2, Outcome.MSS_ADDED.ordinal()).jump("count");
+    }
+
+    /** False without -v: nobody would read the events, so none is built or written. */
+    private boolean reportsEvents() {
+        return eventsMapFd != 0;
     }
 
     /** Writes the MssEvent at EVENT into the ring buffer; if it is full, the event is lost, nothing else. */
     private void event() {
-        if (eventsMapFd == 0) {
-            return; // no -v: nobody reads them
-        }
         asm.loadMap(R1, eventsMapFd)
                 .mov(R2, FP)
                 .alu64(AluOp.ADD, R2, EVENT)
@@ -793,7 +798,7 @@ public final class ClampProgram {
         }
         l4ChecksumReplace(2);                                    // BPF_F_HDR_FIELD_MASK: a 2-byte field
         asm.alu64(AluOp.OR, R9, LOWERED);
-        if (eventsMapFd != 0) {
+        if (reportsEvents()) {
             mssValue(R2, p);
             asm.store(Size.H, FP, EVENT, R2)
                     .load(Size.DW, R2, FP, MAX_MSS)
