@@ -209,6 +209,7 @@ class ClampProgramTest {
             }
         }
         lines.forEach(line -> System.out.println("ClampProgram test run: " + line));
+        System.out.println("ClampProgram JIT image: %d bytes, %d with --add-mss".formatted(ethernet.jitedLength(), ethernetAddingMss.jitedLength()));
     }
 
     /** The mean of single test runs of a fresh copy: each one really clamps. */
