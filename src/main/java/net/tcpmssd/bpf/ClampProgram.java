@@ -578,7 +578,8 @@ public final class ClampProgram {
      * IPv4 header checksum, the total length's change. The frame is cut to the new packet's end
      * (bpf_skb_change_tail), so link padding after a short frame goes.
      *
-     * <p>Nothing is written before every check has passed; if growing the packet fails, it goes on unchanged as NO_MSS_OPTION.
+     * <p>Nothing is written before every check has passed; if growing the packet fails, it goes
+     * on unchanged as NO_MSS_OPTION.
      */
     private void addMss() {
         asm.label("add mss")
