@@ -123,10 +123,18 @@ public final class BpfProgram implements AutoCloseable {
         }
     }
 
+    /** The size of the JIT's machine code for it in bytes, 0 if it is interpreted: what it costs the instruction cache at most. */
+    public int jitedLength() throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            return info(fd(), arena).get(JAVA_INT, INFO_JITED_LENGTH);
+        }
+    }
+
     // struct bpf_prog_info: type, id, tag[8], jited_prog_len, xlated_prog_len, jited_prog_insns,
     // xlated_prog_insns, load_time, created_by_uid, nr_map_ids, map_ids, name[16], ... The
     // kernel fills only as much as info_len asks for.
     private static final int INFO_ID = 4;
+    private static final int INFO_JITED_LENGTH = 16;
     private static final int INFO_NAME = 64;
     private static final int INFO_SIZE = 80;
 

@@ -39,12 +39,15 @@ import net.tcpmssd.packet.Outcome;
  * complete one as RFC 1624 does.
  *
  * <p>Loops are unrolled in Java: at most {@link MssClamp#IPV6_EXTENSION_HEADER_LIMIT} extension
- * headers, and at most 40 option steps (each consumes at least one of at most 40 option bytes, so
- * the unrolled walk always reaches the end that MssClamp's loop reaches). Unrolled code has no
- * back edges, and the walk's position is used only as a helper's offset argument and in
- * comparisons it cannot decide, so the verifier does not mark it precise and prunes each step's
- * states as equal whatever the position (see option()): on 6.18 it processes about 17,000
- * instructions (42,000 with --add-mss) of its limit of 1,000,000.
+ * headers, and the option walk as one block of code per position in the at most 40 option bytes
+ * (see option()). A helper call is the dearest thing the walk does: with one bpf_skb_load_bytes
+ * per option (five for a Linux SYN) its walk took 70-80 ns, with one load of all the options into
+ * the stack about 40 (BENCHMARKS.md). Reading them there at a variable offset is what the
+ * verifier refuses; so the position is not a register but the block being run, each block reads
+ * its own constant offsets, and an option hands on to the block of the next one's position by a
+ * jump. Unrolled code has no back edges, and no value the walk compares is one the verifier
+ * knows, so it prunes each block's states as equal whatever the path to it: on 6.18 it processes
+ * about 13,000 instructions (37,000 with --add-mss) of its limit of 1,000,000.
  *
  * <p>Every MSS lowered or added is also reported as an {@link MssEvent} into the ring buffer of
  * {@link ClampMaps}, for -v.
@@ -60,9 +63,9 @@ import net.tcpmssd.packet.Outcome;
  * whatever comes next, never dropped, never ending the chain. Direction (egress, and ingress with
  * -b) is chosen by where it is attached, not here.
  *
- * <p>Registers: R6 the skb; R7 where the TCP header starts in the frame; R8 a walk's position;
- * R9 the TCP length, then the option walk's findings. This is a little-endian host (the bpf(2)
- * number used is x86_64's): BPF_TO_BE swaps bytes.
+ * <p>Registers: R6 the skb; R7 where the TCP header starts in the frame; R8 an extension
+ * header's position; R9 the TCP length, then the option walk's findings. This is a
+ * little-endian host (the bpf(2) number used is x86_64's): BPF_TO_BE swaps bytes.
  */
 public final class ClampProgram {
 
@@ -95,7 +98,10 @@ public final class ClampProgram {
     private static final int TCP_BUFFER = -80;    // the TCP header's first 20 bytes
     private static final int IPV4_BUFFER = TCP_BUFFER - 20; // 20 bytes of IPv4 header, then TCP
     private static final int IPV6_BUFFER = TCP_BUFFER - 40; // 40 bytes of IPv6 header, then TCP
-    private static final int ADDED_OPTIONS = IPV6_BUFFER - 48; // --add-mss: MSS option + old options (40 bytes)
+    // 48 bytes: --add-mss's MSS option (4), then the packet's options as the walk's copy (at
+    // most 40, zero after them: see options()), so that the grown option list is already whole.
+    private static final int ADDED_OPTIONS = IPV6_BUFFER - 48;
+    private static final int OPTIONS = ADDED_OPTIONS + 4;
     private static final int EVENT = ADDED_OPTIONS - 8;        // an MssEvent for the ring buffer
     private static final int PATH_KEY = EVENT - PathMtuMaps.KEY_SIZE; // --pmtu: a key of PathMtuMaps' trie
     // Where the addresses lie in the IP header buffers.
@@ -388,19 +394,18 @@ public final class ClampProgram {
         }
         asm
                 .label("max known")                           // R2: the maximum, R3: the counter base
-                .store(Size.DW, FP, MAX_MSS, R2)
-                // The event's IP version and padding, once for all the MSS options it may lower.
-                .mov(R2, 4)
-                .jump(JumpOp.EQ, R3, 0, "event version")
-                .mov(R2, 6)
-                .label("event version")
-                .store(Size.H, FP, EVENT + 4, R2)
-                .store(Size.H, FP, EVENT + 6, 0)
-                .mov(R8, TCP_MIN_HEADER)
-                .mov(R9, 0);
-        for (int k = 0; k < TCP_MAX_OPTION_BYTES; k++) {
-            option(k);
+                .store(Size.DW, FP, MAX_MSS, R2);
+        if (reportsEvents()) {
+            // The event's IP version and padding, once for all the MSS options it may lower.
+            asm.mov(R2, 4)
+                    .jump(JumpOp.EQ, R3, 0, "event version")
+                    .mov(R2, 6)
+                    .label("event version")
+                    .store(Size.H, FP, EVENT + 4, R2)
+                    .store(Size.H, FP, EVENT + 6, 0);
         }
+        asm.mov(R9, 0);
+        options();
         asm.label("broken")
                 .alu64(AluOp.OR, R9, BROKEN)
                 .label("option " + TCP_MAX_OPTION_BYTES)
@@ -573,19 +578,15 @@ public final class ClampProgram {
      * IPv4 header checksum, the total length's change. The frame is cut to the new packet's end
      * (bpf_skb_change_tail), so link padding after a short frame goes.
      *
-     * <p>Nothing is written before every check has passed and the old options are read; if
-     * growing the packet fails, it goes on unchanged as NO_MSS_OPTION.
+     * <p>Nothing is written before every check has passed; if growing the packet fails, it goes
+     * on unchanged as NO_MSS_OPTION.
      */
     private void addMss() {
         asm.label("add mss")
-                .jump(JumpOp.SET, R9, BROKEN | SAW_MSS_KIND, "no mss")
-                // The header length read again from the packet's copy, not the walk's: the
-                // sizes below make it precise, and a fresh value keeps that from reaching back
-                // into the walk (see option()).
-                .load(Size.B, R8, FP, TCP_BUFFER + 12)
-                .alu64(AluOp.RSH, R8, 4)
-                .alu64(AluOp.LSH, R8, 2)
-                .load(Size.DW, R2, FP, TCP_LENGTH)
+                .jump(JumpOp.SET, R9, BROKEN | SAW_MSS_KIND, "no mss");
+        // The sizes below make the header length precise: read afresh (see headerLength()).
+        headerLength(R8);
+        asm.load(Size.DW, R2, FP, TCP_LENGTH)
                 .jump(JumpOp.NE, R8, R2, "no mss")             // a payload: inserting would move data
                 .jump(JumpOp.GT, R8, TCP_MAX_HEADER - MSS_OPTION_LENGTH, "no mss")
                 .jump(JumpOp.LT, R8, TCP_MIN_HEADER, "no mss")  // (checked before; for the verifier)
@@ -600,18 +601,8 @@ public final class ClampProgram {
                 .jump(JumpOp.LE, R9, R3, "add mss value")
                 .mov(R9, R3)
                 .label("add mss value");
-        zero(ADDED_OPTIONS, 40); // the store below reads up to 40 bytes: the verifier wants them written
-        asm.jump(JumpOp.LT, R8, 1, "add mss options read")
-                .mov(R1, R6)
-                .mov(R2, R7)
-                .alu64(AluOp.ADD, R2, TCP_MIN_HEADER)
-                .mov(R3, FP)
-                .alu64(AluOp.ADD, R3, ADDED_OPTIONS + MSS_OPTION_LENGTH)
-                .mov(R4, R8)
-                .call(Helper.SKB_LOAD_BYTES)
-                .jump(JumpOp.NE, R0, 0, "no mss")
-                .label("add mss options read")
-                .store(Size.B, FP, ADDED_OPTIONS, 2)
+        // The old options are at OPTIONS already, the walk's copy: the MSS option goes before them.
+        asm.store(Size.B, FP, ADDED_OPTIONS, 2)
                 .store(Size.B, FP, ADDED_OPTIONS + 1, MSS_OPTION_LENGTH)
                 .mov(R2, R9)
                 .toBigEndian(R2, 16)
@@ -679,18 +670,21 @@ public final class ClampProgram {
                 .store(Size.H, FP, NEW_FIELD, R4)
                 .mov(R7, ipOffset);
         storeNewField(R7, 4);
-        asm.label("mss added")
-                .store(Size.H, FP, EVENT, 0)
-                .store(Size.H, FP, EVENT + 2, R9);
-        event();
+        asm.label("mss added");
+        if (reportsEvents()) {
+            asm.store(Size.H, FP, EVENT, 0).store(Size.H, FP, EVENT + 2, R9);
+            event();
+        }
         asm.mov(R2, Outcome.MSS_ADDED.ordinal()).jump("count");
+    }
+
+    /** False without -v: nobody would read the events, so none is built or written. */
+    private boolean reportsEvents() {
+        return eventsMapFd != 0;
     }
 
     /** Writes the MssEvent at EVENT into the ring buffer; if it is full, the event is lost, nothing else. */
     private void event() {
-        if (eventsMapFd == 0) {
-            return; // no -v: nobody reads them
-        }
         asm.loadMap(R1, eventsMapFd)
                 .mov(R2, FP)
                 .alu64(AluOp.ADD, R2, EVENT)
@@ -721,109 +715,125 @@ public final class ClampProgram {
     }
 
     /**
-     * One step of the option walk of RFC 9293 §3.1, as MssClamp's: EOL ends the list, NOP is one
-     * byte, every other kind needs a length of at least 2 that fits the header, else the walk
-     * stops (keeping what it did). An MSS (kind 2, length 4) above the maximum is lowered.
+     * The option walk of RFC 9293 §3.1, as MssClamp's: EOL ends the list, NOP is one byte, every
+     * other kind needs a length of at least 2 that fits the header, else the walk stops (keeping
+     * what it did). An MSS (kind 2, length 4) above the maximum is lowered.
+     *
+     * <p>The options are first copied to OPTIONS with one bpf_skb_load_bytes of hl - 20 bytes.
+     * Its size is a computed one, which the verifier must know exactly (it marks it precise), so
+     * it is computed from the header length read afresh from the packet's copy: a value loaded
+     * from bytes a helper wrote carries no precision further back, and it dies at the call.
+     * The 44 bytes of OPTIONS are zeroed first, so that a position after the last option reads
+     * as EOL (the walk ends there, as at the header's end) and a length byte after it as 0 (too
+     * small: the walk stops, as for an option whose length byte the header does not hold).
      */
-    private void option(int k) {
-        String next = "option " + (k + 1);
-        String longer = "long option " + k;
-        String skip = "skip option " + k;
-        String even = "even option " + k;
-        asm.label("option " + k)
-                .load(Size.DW, R2, FP, TCP_HEADER_LENGTH)
-                .jump(JumpOp.GE, R8, R2, "walked")
-                .mov(R4, R2)
-                .alu64(AluOp.SUB, R4, R8)                     // bytes left in the header
-                // Up to 4 bytes (kind, length, value) that the header still holds, in loads
-                // of constant size: a computed size is one the verifier must know exactly
-                // (precise), and that would make it tell apart every step's position and
-                // header length, verifying the walk once per combination instead of once.
-                .store(Size.W, FP, SCRATCH, 0)
+    private void options() {
+        zero(OPTIONS, TCP_MAX_OPTION_BYTES + 4);
+        headerLength(R4);
+        asm.jump(JumpOp.LE, R4, TCP_MIN_HEADER, "option 0")      // no options: the walk reads EOL
+                .alu64(AluOp.SUB, R4, TCP_MIN_HEADER)
                 .mov(R1, R6)
                 .mov(R2, R7)
-                .alu64(AluOp.ADD, R2, R8)
+                .alu64(AluOp.ADD, R2, TCP_MIN_HEADER)
                 .mov(R3, FP)
-                .alu64(AluOp.ADD, R3, SCRATCH)
-                .jump(JumpOp.LT, R4, 2, "one byte " + k)
-                .jump(JumpOp.LT, R4, 4, "two bytes " + k)
-                .mov(R4, 4)
+                .alu64(AluOp.ADD, R3, OPTIONS)
                 .call(Helper.SKB_LOAD_BYTES)
-                .jump("read option " + k)
-                .label("two bytes " + k)
-                .mov(R4, 2)
-                .call(Helper.SKB_LOAD_BYTES)
-                .jump("read option " + k)
-                .label("one byte " + k)
-                .mov(R4, 1)
-                .call(Helper.SKB_LOAD_BYTES)
-                .label("read option " + k)
-                .jump(JumpOp.NE, R0, 0, "broken")
-                .load(Size.B, R2, FP, SCRATCH)
-                .jump(JumpOp.EQ, R2, 0, "walked")             // EOL
-                .jump(JumpOp.NE, R2, 1, longer)
-                // NOP: one byte on. Added as the kind byte read afresh (1 here) rather than the
-                // constant: the verifier would otherwise know the position exactly along runs
-                // of NOPs, decide branches by it, mark it precise for that, and verify every
-                // step once per position; as an unknown it verifies each step once.
-                .load(Size.B, R3, FP, SCRATCH)
-                .alu64(AluOp.ADD, R8, R3)
-                .jump(next)
-                .label(longer)
-                .load(Size.DW, R3, FP, TCP_HEADER_LENGTH)
-                .alu64(AluOp.SUB, R3, R8)
-                .jump(JumpOp.LT, R3, 2, "broken")             // no room for the length byte
-                .load(Size.B, R4, FP, SCRATCH + 1)
-                .jump(JumpOp.LT, R4, 2, "broken")
-                .jump(JumpOp.GT, R4, R3, "broken")            // runs past the header
+                .jump(JumpOp.NE, R0, 0, "broken");
+        for (int p = 0; p < TCP_MAX_OPTION_BYTES; p++) {
+            option(p);
+        }
+    }
+
+    /**
+     * The walk's step for an option at position {@code p} of the option bytes. The position is
+     * this block of code, not a register: every offset into OPTIONS is a constant, and a step
+     * goes on by jumping to the block of its next position (p + 1 after a NOP, p + the length
+     * after any other option). So the verifier, which sees no position it could know or mark
+     * precise, verifies each block once per state of R9's findings.
+     */
+    private void option(int p) {
+        String skip = "skip option " + p;
+        asm.label("option " + p)
+                .load(Size.B, R2, FP, OPTIONS + p)
+                .jump(JumpOp.EQ, R2, 0, "walked")                // EOL, or after the last option
+                .jump(JumpOp.EQ, R2, 1, "option " + (p + 1))    // NOP
+                .load(Size.B, R4, FP, OPTIONS + p + 1)
+                .jump(JumpOp.LT, R4, 2, "broken");
+        headerLength(R3);
+        asm.alu64(AluOp.SUB, R3, TCP_MIN_HEADER + p)             // the option bytes from p on
+                .jump(JumpOp.GT, R4, R3, "broken")               // runs past the header
                 .jump(JumpOp.NE, R2, 2, skip)
-                .alu64(AluOp.OR, R9, SAW_MSS_KIND)
-                .jump(JumpOp.NE, R4, 4, skip)
-                .alu64(AluOp.OR, R9, SAW_MSS)
-                .load(Size.H, R3, FP, SCRATCH + 2)
-                .toBigEndian(R3, 16)                          // the MSS
-                .load(Size.DW, R2, FP, MAX_MSS)
-                .jump(JumpOp.LE, R3, R2, skip)                // never raised
+                .alu64(AluOp.OR, R9, SAW_MSS_KIND);
+        if (p + MSS_OPTION_LENGTH <= TCP_MAX_OPTION_BYTES) {     // else no room for one: the length is another
+            asm.jump(JumpOp.NE, R4, MSS_OPTION_LENGTH, skip);
+            mss(p);
+        }
+        // On by the option's length, 2 up to what the header holds from p.
+        asm.label(skip);
+        for (int length = 2; p + length <= TCP_MAX_OPTION_BYTES; length++) {
+            asm.jump(JumpOp.EQ, R4, length, "option " + (p + length));
+        }
+        asm.jump("broken");                                      // (never: R4 is at most the bytes left)
+    }
+
+    /** An MSS option at position {@code p}: lowered to the maximum if above it, then on to p + 4. */
+    private void mss(int p) {
+        String next = "option " + (p + MSS_OPTION_LENGTH);
+        asm.alu64(AluOp.OR, R9, SAW_MSS);
+        mssValue(R3, p);
+        asm.load(Size.DW, R2, FP, MAX_MSS)
+                .jump(JumpOp.LE, R3, R2, next)                   // never raised
                 .toBigEndian(R2, 16)
-                .store(Size.H, FP, NEW_FIELD, R2)
-                .mov(R1, R6)
-                .mov(R2, R7)
-                .alu64(AluOp.ADD, R2, R8)
-                .alu64(AluOp.ADD, R2, 2)
-                .mov(R3, FP)
-                .alu64(AluOp.ADD, R3, NEW_FIELD)
-                .mov(R4, 2)
-                .mov(R5, 0)
-                .call(Helper.SKB_STORE_BYTES)
-                .jump(JumpOp.NE, R0, 0, "walked")
-                // bpf_l4_csum_replace takes the old and new 16-bit field as they lie in memory.
-                // The checksum sums words aligned to the TCP header; an MSS at an odd offset
-                // (after a single NOP) falls across two words and counts byte-swapped, so the
-                // swapped values go in (MssClamp.replaceInChecksum): on this little-endian host,
-                // the MSS values as numbers.
-                .load(Size.H, R3, FP, SCRATCH + 2)
-                .load(Size.H, R4, FP, NEW_FIELD)
-                .mov(R2, R8)
-                .alu64(AluOp.AND, R2, 1)
-                .jump(JumpOp.EQ, R2, 0, even)
-                .toBigEndian(R3, 16)
-                .toBigEndian(R4, 16)
-                .label(even)
-                .mov(R1, R6)
-                .mov(R2, R7)
-                .alu64(AluOp.ADD, R2, TCP_CHECKSUM)
-                .mov(R5, 2)                                   // BPF_F_HDR_FIELD_MASK: a 2-byte field
-                .call(Helper.L4_CSUM_REPLACE)
-                .alu64(AluOp.OR, R9, LOWERED)
-                .load(Size.H, R2, FP, SCRATCH + 2)
-                .toBigEndian(R2, 16)
-                .store(Size.H, FP, EVENT, R2)
-                .load(Size.DW, R2, FP, MAX_MSS)
-                .store(Size.H, FP, EVENT + 2, R2);
-        event();
-        asm.mov(R4, 4)
-                .label(skip)
-                .alu64(AluOp.ADD, R8, R4);
+                .store(Size.H, FP, NEW_FIELD, R2);
+        storeNewField(R7, TCP_MIN_HEADER + p + 2);
+        asm.jump(JumpOp.NE, R0, 0, "walked");
+        // bpf_l4_csum_replace takes the old and new 16-bit field as they lie in memory. The
+        // checksum sums words aligned to the TCP header; an MSS at an odd offset (after a single
+        // NOP) falls across two words and counts byte-swapped, so the swapped values go in
+        // (MssClamp.replaceInChecksum): on this little-endian host, the MSS values as numbers.
+        if (p % 2 == 0) {
+            asm.load(Size.H, R3, FP, OPTIONS + p + 2).load(Size.H, R4, FP, NEW_FIELD);
+        } else {
+            mssValue(R3, p);
+            asm.load(Size.DW, R4, FP, MAX_MSS);
+        }
+        l4ChecksumReplace(2);                                    // BPF_F_HDR_FIELD_MASK: a 2-byte field
+        asm.alu64(AluOp.OR, R9, LOWERED);
+        if (reportsEvents()) {
+            mssValue(R2, p);
+            asm.store(Size.H, FP, EVENT, R2)
+                    .load(Size.DW, R2, FP, MAX_MSS)
+                    .store(Size.H, FP, EVENT + 2, R2);
+            event();
+        }
+        asm.jump(next);
+    }
+
+    /**
+     * {@code r} = the MSS of the option at position {@code p}, as a number; R1 is clobbered.
+     * The verifier wants stack loads aligned: at an odd position the value is read as two bytes.
+     */
+    private void mssValue(Register r, int p) {
+        if (p % 2 == 0) {
+            asm.load(Size.H, r, FP, OPTIONS + p + 2).toBigEndian(r, 16);
+        } else {
+            asm.load(Size.B, r, FP, OPTIONS + p + 2)
+                    .alu64(AluOp.LSH, r, 8)
+                    .load(Size.B, R1, FP, OPTIONS + p + 3)
+                    .alu64(AluOp.OR, r, R1);
+        }
+    }
+
+    /**
+     * {@code r} = the TCP header length, read afresh from the packet's copy: a value the verifier
+     * knows nothing of, which it therefore never marks precise, so that comparing it decides
+     * nothing and splits no states (a kept register would be narrowed by each comparison until
+     * one is decided; then every state along the walk would be told apart by it).
+     */
+    private void headerLength(Register r) {
+        asm.load(Size.B, r, FP, TCP_BUFFER + 12)
+                .alu64(AluOp.RSH, r, 4)
+                .alu64(AluOp.LSH, r, 2);
     }
 
     /** R2: the outcome's ordinal. Adds one to its counter, then hands the packet on. */
