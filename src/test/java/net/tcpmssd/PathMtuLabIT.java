@@ -121,7 +121,9 @@ class PathMtuLabIT {
             lab.sh(ROUTER, "ip link set alt0 mtu 1350");
             awaitTable();
             assertThat(mssTo(Family.IPV4, "203.0.113.99", "alt0")).as("alt0's MTU now 1350").isEqualTo(1310);
-            assertThat(daemon.log()).contains("MSS: 1460 -> 1310").doesNotContain("WARNING", "can't");
+            // The program's -v events reach the log from the ring buffer, read every 100 ms.
+            Lab.awaitLog(daemon.logFile(), "MSS: 1460 -> 1310", Duration.ofSeconds(5));
+            assertThat(daemon.log()).doesNotContain("WARNING", "can't");
         }
     }
 
