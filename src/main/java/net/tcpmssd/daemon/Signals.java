@@ -1,7 +1,8 @@
 package net.tcpmssd.daemon;
 
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import sun.misc.Signal;
 
 /**
@@ -13,16 +14,32 @@ import sun.misc.Signal;
  * <p>The actions run on one thread of ours ({@value #THREAD}), started by the first registration,
  * not on the thread the JVM starts per signal: that one is started by the JVM's "Signal
  * Dispatcher", which began before main and so still holds every capability the daemon gave up
- * (Linux keeps them per thread, Privileges), while ours inherits the smaller sets. Signals that
- * come faster than their actions run are merged, as the kernel merges a pending signal: at most
- * {@value #PENDING} wait.
+ * (Linux keeps them per thread, Privileges), while ours inherits the smaller sets. A signal
+ * that comes again while its action still waits is merged with it, as the kernel merges a
+ * pending signal of the same number; a different signal is never lost: each action waits at
+ * most once, so the queue holds at most one entry per registered action (a burst of SIGHUP
+ * cannot crowd out a SIGTERM).
  */
 final class Signals {
 
     static final String THREAD = "signals";
-    private static final int PENDING = 16;
-    private static final BlockingQueue<Runnable> ACTIONS = new ArrayBlockingQueue<>(PENDING);
+    /** Each registered action at most once: bounded by the registrations, a handful. */
+    private static final BlockingQueue<Pending> ACTIONS = new LinkedBlockingQueue<>();
     private static Thread runner;
+
+    /** An action and whether it already waits to run. */
+    private record Pending(Runnable action, AtomicBoolean waiting) {
+        void signalled() {
+            if (waiting.compareAndSet(false, true)) {
+                ACTIONS.add(this);
+            }
+        }
+
+        void run() {
+            waiting.set(false); // cleared first: a signal that comes while it runs runs it again
+            action.run();
+        }
+    }
 
     private Signals() {}
 
@@ -50,7 +67,8 @@ final class Signals {
         if (runner == null) {
             runner = Thread.ofPlatform().name(THREAD).daemon().start(Signals::runActions);
         }
-        Signal.handle(new Signal(name), signal -> ACTIONS.offer(action)); // full: dropped, as the kernel drops a signal already pending
+        Pending pending = new Pending(action, new AtomicBoolean());
+        Signal.handle(new Signal(name), signal -> pending.signalled());
     }
 
     private static void runActions() {
