@@ -55,6 +55,7 @@ public final class Libc {
     public static final int O_RDWR = 2;
     public static final int O_CREAT = 0100;
     public static final int O_NOCTTY = 0400;
+    public static final int O_NONBLOCK = 04000;
     // asm-generic/fcntl.h, which x86_64 uses; arm64 has its own (arch/arm64/include/uapi/asm/fcntl.h)
     public static final int O_NOFOLLOW = "aarch64".equals(System.getProperty("os.arch")) ? 0100000 : 0400000;
     public static final int O_CLOEXEC = 02000000;

@@ -1,11 +1,13 @@
 package net.tcpmssd.daemon;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -124,6 +126,16 @@ class TcxRecordFileTest {
         assertThat(Files.isSymbolicLink(path())).isFalse();
         assertThat(Files.readString(path())).contains("egress 9");
         assertThat(Files.readString(target)).isEqualTo("boot " + boot + "\negress 7\n");
+    }
+
+    /** A FIFO opened for reading would wait for a writer, holding up the start with the lock held. */
+    @Test
+    void aFifoIsIgnoredWithoutWaitingForAWriter() throws Exception {
+        Process mkfifo = new ProcessBuilder("mkfifo", path().toString()).inheritIO().start();
+        assertThat(mkfifo.waitFor()).isZero();
+        TcxRecordFile record = assertTimeoutPreemptively(Duration.ofSeconds(5), () -> TcxRecordFile.read(path(), log));
+        assertThat(record.ids(Hook.EGRESS)).isEmpty();
+        assertThat(warnings).containsExactly("ignoring " + path() + ": not a regular file");
     }
 
     @Test
