@@ -160,7 +160,7 @@ final class TcxRecordFile implements TcxRecord {
     private static String readOwn(Path path) throws IOException {
         // O_RDONLY is 0: only the flags that keep the open safe. O_NONBLOCK: a FIFO opened for
         // reading would otherwise wait for a writer (open(2)); fstat then refuses it.
-        int fd = Libc.open(path.toString(), Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
+        int fd = Libc.open(path.toString(), Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC | Libc.O_NONBLOCK, 0);
         try {
             Libc.FileStatus status = Libc.fstat(fd);
             if (!status.regular()) {
