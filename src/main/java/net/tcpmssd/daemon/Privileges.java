@@ -22,8 +22,10 @@ import net.tcpmssd.os.Libc;
  *       interfaces and routes are read over rtnetlink, which asks for none; syslog, the journal
  *       and sd_notify are sockets anyone may write. Everything is kept as uid 0 too: a root
  *       daemon then writes its pidfile and its locks under /run as their owner, which needs no
- *       CAP_DAC_OVERRIDE, and what a bug or an exploit could do shrinks from everything
- *       (modules, raw sockets, ptrace, mounts, any file) to the queue or the program.
+ *       CAP_DAC_OVERRIDE. This is hardening, not confinement: uid 0 without capabilities still
+ *       owns (and may write) root's files, and the JVM's threads started before main keep their
+ *       sets (below). Confinement is an unprivileged user holding the two capabilities, as the
+ *       packaged unit runs it (DynamicUser=, AmbientCapabilities=).
  *   <li><b>Only drop.</b> Each set becomes what it held and the path needs; a capability that
  *       was never there is not asked for, so a start never fails here (a missing one is told
  *       later by the call that needs it, as before). The bounding set is cut too where
