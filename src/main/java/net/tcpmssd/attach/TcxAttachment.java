@@ -2,8 +2,10 @@ package net.tcpmssd.attach;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import net.tcpmssd.bpf.BpfProgram;
 import net.tcpmssd.bpf.ClampProgram;
 import net.tcpmssd.bpf.Tcx;
@@ -18,8 +20,9 @@ import net.tcpmssd.os.Libc;
  *
  * <p>Replacement with no gap: the new program goes in first in the chain at the revision just
  * read, then each old program of tcpmssd's is detached by its position at the revision read
- * after that ({@link Tcx#detach}: no fd to it needed). For a moment both run, which is harmless:
- * the second finds nothing left to lower. A chain that another tool changed in between (ESTALE)
+ * after that ({@link Tcx#detach(int, TcxHook, TcxChain, int)}: no fd to it needed; a program
+ * this daemon attached itself, as at SIGTERM, by its fd, which the kernel matches exactly).
+ * For a moment both run, which is harmless: the second finds nothing left to lower. A chain that another tool changed in between (ESTALE)
  * is read again and the step retried; a program of another tool is never detached.
  *
  * <p>Which programs are tcpmssd's. The query gives ids only. With CAP_SYS_ADMIN the kernel
@@ -44,6 +47,8 @@ public final class TcxAttachment implements Attachment {
 
     /** Whether the kernel lets this process open other programs by id, and so read their names. */
     private final boolean namesReadable = hasSysAdmin();
+    /** The programs this daemon attached, by id: detached by their fd, which the kernel matches exactly. */
+    private final Map<Integer, BpfProgram> attachedHere = new ConcurrentHashMap<>();
 
     @Override
     public void attach(BpfProgram program, int ifindex, Hook hook, TcxRecord record) throws ErrnoException {
@@ -63,6 +68,7 @@ public final class TcxAttachment implements Attachment {
                 }
             }
         }
+        attachedHere.put(newId, program);
         detachOurs(ifindex, hook, record, newId);
         record.write(hook, Set.of(newId));
     }
@@ -88,7 +94,12 @@ public final class TcxAttachment implements Attachment {
                 return;
             }
             try {
-                Tcx.detach(ifindex, tcx, chain, old.getFirst());
+                BpfProgram own = attachedHere.get(old.getFirst());
+                if (own != null) {
+                    Tcx.detach(ifindex, tcx, own, chain.revision());
+                } else {
+                    Tcx.detach(ifindex, tcx, chain, old.getFirst()); // a program an earlier daemon left
+                }
                 attempt = 0; // one done: the next starts afresh
             } catch (ErrnoException e) {
                 // ENOENT: the chain emptied since the query (the hook has no tcx entry left).

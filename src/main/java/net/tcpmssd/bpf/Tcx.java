@@ -69,24 +69,43 @@ public final class Tcx {
      * first of the chain BPF_F_BEFORE with no neighbour. The revision is compared under the
      * RTNL lock before the position is taken, so the chain the position is counted in is the
      * one {@code chain} shows; a chain changed since fails with ESTALE, a neighbour freed since
-     * with ENOENT, and a program attached by a link refuses (EBUSY). Detaching by fd instead
-     * would be ambiguous at fd 0, which the kernel reads as "no program" and then takes the
-     * chain's last program, whoever's it is.
+     * with ENOENT, and a program attached by a link refuses (EBUSY). The first of a longer chain
+     * is named as the one before the second (BPF_F_BEFORE with BPF_F_ID), so that a neighbour's
+     * identity is checked as well as the revision. Only a chain of one program is named by the
+     * revision alone, and there a window is left: a chain that another tool empties (the kernel
+     * then frees its entry, tcx_entry_free) and fills again starts its revisions afresh, so
+     * between our query and our detach it could reach the same revision with another program
+     * first. The daemon's own programs are detached by fd instead ({@link #detach(int, TcxHook,
+     * BpfProgram, long)}), which the kernel matches exactly.
      *
      * @throws IllegalArgumentException if the chain does not list the id, or has no revision
      */
     public static void detach(int ifindex, TcxHook hook, TcxChain chain, int programId) throws ErrnoException {
-        int position = chain.programIds().indexOf(programId);
+        List<Integer> ids = chain.programIds();
+        int position = ids.indexOf(programId);
         if (position < 0 || chain.revision() == 0) { // revision 0 would mean "any chain" to the kernel
             throw new IllegalArgumentException("program " + programId + " is not in the chain " + chain);
         }
         try (Arena arena = Arena.ofConfined()) {
-            int flags = position == 0 ? BPF_F_BEFORE : BPF_F_AFTER | BPF_F_ID;
+            int flags = position > 0 ? BPF_F_AFTER | BPF_F_ID : ids.size() > 1 ? BPF_F_BEFORE | BPF_F_ID : BPF_F_BEFORE;
             MemorySegment attr = attachAttr(arena, 0, ifindex, hook, flags, chain.revision());
             if (position > 0) {
-                attr.set(JAVA_INT, 20, chain.programIds().get(position - 1)); // relative_id
+                attr.set(JAVA_INT, 20, ids.get(position - 1)); // relative_id: the one before it
+            } else if (ids.size() > 1) {
+                attr.set(JAVA_INT, 20, ids.get(1));            // the one after it
             }
             BpfCommand.PROG_DETACH.run(attr);
+        }
+    }
+
+    /**
+     * Detaches {@code program}, whose fd we hold, from the hook if the chain is still at
+     * {@code expectedRevision} (0: any): the kernel finds exactly this program
+     * (bpf_mprog_pos_exact), whatever else the chain holds.
+     */
+    public static void detach(int ifindex, TcxHook hook, BpfProgram program, long expectedRevision) throws ErrnoException {
+        try (Arena arena = Arena.ofConfined()) {
+            BpfCommand.PROG_DETACH.run(attachAttr(arena, program.fd(), ifindex, hook, 0, expectedRevision));
         }
     }
 

@@ -175,6 +175,35 @@ class TcxTest {
     }
 
     /** Detaches everything at a0's hook, first to last, each at the revision just read. */
+    /**
+     * A chain emptied and filled again starts its revisions afresh (tcx_entry_free), so the
+     * revision alone cannot tell the chain we read from a new one. Our own program, detached by
+     * its fd, is matched exactly: the other tool's program that now stands where ours stood, at
+     * the same revision, stays.
+     */
+    @Test
+    void ourOwnProgramIsDetachedByItsFdAndNeverAnotherThatTookItsPlace() throws Exception {
+        try (ClampMaps maps = ClampMaps.create(); BpfProgram ours = ClampProgram.load(LinkType.ETHERNET, maps, false);
+                BpfProgram theirs = ClampProgram.load(LinkType.L3, maps, false)) {
+            inClient(() -> {
+                try {
+                    Tcx.attach(ours, a0, TcxHook.EGRESS, 0);
+                    TcxChain seen = Tcx.query(a0, TcxHook.EGRESS);
+                    Tcx.detach(a0, TcxHook.EGRESS, ours, 0);   // the chain empties: its entry is freed
+                    Tcx.attach(theirs, a0, TcxHook.EGRESS, 0);
+                    TcxChain now = Tcx.query(a0, TcxHook.EGRESS);
+                    assertThat(now.revision()).as("a refilled chain's revision").isEqualTo(seen.revision());
+                    assertThatThrownBy(() -> Tcx.detach(a0, TcxHook.EGRESS, ours, seen.revision()))
+                            .isInstanceOf(ErrnoException.class);
+                    assertThat(Tcx.query(a0, TcxHook.EGRESS).programIds()).containsExactly(theirs.id());
+                } finally {
+                    detachAll(TcxHook.EGRESS);
+                }
+                return null;
+            });
+        }
+    }
+
     private static void detachAll(TcxHook hook) throws ErrnoException {
         for (TcxChain chain = Tcx.query(a0, hook); !chain.programIds().isEmpty(); chain = Tcx.query(a0, hook)) {
             Tcx.detach(a0, hook, chain, chain.programIds().getFirst());
