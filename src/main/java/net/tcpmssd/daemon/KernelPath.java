@@ -244,15 +244,36 @@ final class KernelPath implements DataPath {
         } catch (IOException e) {
             throw new StartupException("can't make " + RUN_DIRECTORY + ": " + e.getMessage());
         }
+        checkRunDirectory(RUN_DIRECTORY);
+    }
+
+    /**
+     * A directory of root's or ours; or a symbolic link of root's to one. systemd makes the
+     * latter: with DynamicUser= a preserved RuntimeDirectory= lives in /run/private/tcpmssd and
+     * /run/tcpmssd links to it (systemd.exec(5)). Only root can make a link in /run, so one of
+     * root's is followed; one of anybody else's is refused.
+     */
+    static void checkRunDirectory(Path directory) throws StartupException {
         try {
-            PosixFileAttributes attributes = Files.readAttributes(RUN_DIRECTORY, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            int owner = (int) Files.getAttribute(RUN_DIRECTORY, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+            Path real = directory;
+            if (Files.isSymbolicLink(directory)) {
+                if (owner(directory) != 0) {
+                    throw new StartupException(directory + " is a symbolic link that is not root's");
+                }
+                real = directory.toRealPath();
+            }
+            PosixFileAttributes attributes = Files.readAttributes(real, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            int owner = owner(real);
             if (!attributes.isDirectory() || (owner != 0 && owner != Libc.geteuid())) {
-                throw new StartupException(RUN_DIRECTORY + " is not a directory of root's or ours");
+                throw new StartupException(directory + " is not a directory of root's or ours");
             }
         } catch (IOException e) {
-            throw new StartupException("can't use " + RUN_DIRECTORY + ": " + e.getMessage());
+            throw new StartupException("can't use " + directory + ": " + e.getMessage());
         }
+    }
+
+    private static int owner(Path path) throws IOException {
+        return (int) Files.getAttribute(path, "unix:uid", LinkOption.NOFOLLOW_LINKS);
     }
 
     /** The verifier's whole log into {@code path} (0600, never through a link); what to add to the error line. */
