@@ -11,6 +11,7 @@ import net.tcpmssd.daemon.Privileges;
 import net.tcpmssd.daemon.StartupException;
 import net.tcpmssd.daemon.Syslog;
 import net.tcpmssd.os.ErrnoException;
+import net.tcpmssd.queue.AppliedRules;
 import net.tcpmssd.queue.RuleCommands;
 import net.tcpmssd.queue.Rules;
 
@@ -30,8 +31,8 @@ public final class Main {
                 case HELP -> System.out.print(Options.help());
                 case VERSION -> System.out.println("tcpmssd " + version());
                 case PRINT_RULES, PRINT_DELETE_RULES -> System.out.print(Rules.print(options));
-                case ADD_RULES -> RuleCommands.run(Rules.plan(options, Rules.Change.ADD));
-                case DELETE_RULES -> RuleCommands.run(Rules.plan(options, Rules.Change.DELETE));
+                case ADD_RULES -> AppliedRules.add(options, AppliedRules.withoutAction(args));
+                case DELETE_RULES -> AppliedRules.delete(options);
                 case RUN -> {
                     return runDaemon(options, args);
                 }

@@ -223,6 +223,31 @@ class RulesLabIT {
         assertThat(mangle()).isEqualTo(before);
     }
 
+    /**
+     * The unit's options file edited between a start and the stop (systemd reads it afresh for
+     * ExecStopPost): the rules removed are the ones in place, those of the options they were
+     * added with, not those the options now describe; and a start with new options replaces the
+     * old rules instead of leaving their jump first in mangle, queueing every SYN to a queue
+     * nobody reads (which --queue-bypass lets through unclamped).
+     */
+    @Test
+    void rulesAddedWithOtherOptionsAreTheOnesRemovedOrReplaced() {
+        String before = mangle();
+        tcpmssd("--add-rules", "-p", "100", "-i", "wan0");
+        tcpmssd("--delete-rules", "-p", "200", "-i", "wan0");
+        assertThat(mangle()).as("mangle after deleting with another queue").isEqualTo(before);
+
+        tcpmssd("--add-rules", "-p", "100", "-i", "wan0");
+        tcpmssd("--add-rules", "-b", "-p", "200", "-i", "wan0");
+        String replaced = mangle();
+        assertThat(replaced).doesNotContain("tcpmssd-100");
+        assertThat(copies(replaced, "-A FORWARD -p tcp -m tcp --tcp-flags SYN,RST SYN -j tcpmssd-200-FORWARD")).isEqualTo(2);
+        tcpmssd("--add-rules", "--attach", "wan0", "-i", "wan0");
+        assertThat(mangle()).as("mangle after switching to --attach").isEqualTo(before);
+        tcpmssd("--delete-rules", "--attach", "wan0", "-i", "wan0");
+        assertThat(mangle()).isEqualTo(before);
+    }
+
     @Test
     void attachNeedsNoRulesSoAddAndDeleteDoNothing() {
         String before = mangle();

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -179,8 +180,36 @@ public final class Lab implements AutoCloseable {
     public void reset() {
         terminate(ROUTER, "tcpmssd");
         flushRouterRules();
+        forgetRouterRules();
         bothFamilies(SERVER, "-t raw -F");
         blackhole(false);
+    }
+
+    /**
+     * The records of rules added in the router's namespace (AppliedRules: /run/tcpmssd-rules,
+     * named by the namespace's inode), whose rules flushRouterRules took away.
+     */
+    private void forgetRouterRules() {
+        String link = sh(ROUTER, "readlink /proc/self/ns/net").strip(); // "net:[4026532246]"
+        String namespace = link.substring(link.indexOf('[') + 1, link.indexOf(']'));
+        Path directory = Path.of("/run/tcpmssd-rules");
+        if (!Files.isDirectory(directory)) {
+            return;
+        }
+        try (var records = Files.list(directory)) {
+            for (Path record : records.filter(r -> r.getFileName().toString().startsWith(namespace + ".")).toList()) {
+                Files.deleteIfExists(record);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        try (var left = Files.list(directory)) {
+            if (left.findAny().isEmpty()) {
+                Files.delete(directory); // made by the tests' --add-rules: no trace on the host
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** The client's kernel always sends an MSS: nftables on the client overwrites it with NOPs (for --add-mss). */
