@@ -477,6 +477,30 @@ class AttachLabIT {
     }
 
     /**
+     * An interface renamed away from the name followed keeps its tcx chain: the daemon takes its
+     * program off it (else SIGTERM, which only knows the name, would leave it there) and waits
+     * for an interface of the name again.
+     */
+    @Test
+    void aRenamedInterfaceHasOurProgramTakenOff() throws Exception {
+        inRouter(() -> {
+            try (Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--wait-for-interface", "--attach", "tm0", "-m", "1400");
+                    TunDevice tm0 = pppStandIn(1400)) {
+                int index = ifindex("tm0");
+                Lab.awaitLog(daemon.logFile(), "attached to tm0 (index " + index + ")", Duration.ofSeconds(5));
+                assertThat(TCX.ours(index, Hook.EGRESS)).hasSize(1);
+                lab.sh(ROUTER, "ip link set tm0 down && ip link set tm0 name tm9");
+                Lab.awaitLog(daemon.logFile(), "tm0 (index " + index + ") was renamed; our program is taken off it",
+                        Duration.ofSeconds(5));
+                assertThat(TCX.ours(index, Hook.EGRESS)).as("tm9, once tm0").isEmpty();
+                assertThat(lockFiles()).isEmpty();
+                assertThat(daemon.stop()).isZero();
+            }
+            return null;
+        });
+    }
+
+    /**
      * Two daemons waiting for the same tm0 (a mistake an operator can make): when it appears,
      * the served-interface lock lets exactly one attach; the other says who serves it.
      */

@@ -20,6 +20,7 @@ import net.tcpmssd.bpf.VerifierException;
 import net.tcpmssd.mss.FlatRoutes;
 import net.tcpmssd.mss.MssLog;
 import net.tcpmssd.netlink.Link;
+import net.tcpmssd.netlink.Links;
 import net.tcpmssd.netlink.LinkMonitor;
 import net.tcpmssd.netlink.RouteTable;
 import net.tcpmssd.os.ErrnoException;
@@ -411,8 +412,16 @@ public final class KernelDataPath implements AutoCloseable {
         int index = one.link == null ? 0 : one.link.index();
         if (one.lock != null && one.lockIndex != index) {
             if (one.attachedIndex == one.lockIndex) {
-                log.info(one.name + " (index " + one.lockIndex + ") is gone, and the kernel dropped our program with it;"
-                        + " attaching again when it comes back");
+                if (stillThere(one.lockIndex)) {
+                    // Renamed away from the name we follow: the device, and our programs on it,
+                    // stay (a rename does not touch its tcx chain); they are not ours to keep.
+                    detachAt(one.name, one.lockIndex, one.lock.record());
+                    log.info(one.name + " (index " + one.lockIndex + ") was renamed; our program is taken off it;"
+                            + " attaching again when a " + one.name + " comes");
+                } else {
+                    log.info(one.name + " (index " + one.lockIndex + ") is gone, and the kernel dropped our program with it;"
+                            + " attaching again when it comes back");
+                }
             }
             one.lock.record().write(Hook.EGRESS, Set.of()); // the device went, and our programs with it
             one.lock.record().write(Hook.INGRESS, Set.of());
@@ -444,6 +453,15 @@ public final class KernelDataPath implements AutoCloseable {
         attachAt(one.name, index, program, ingress, one.lock.record());
         one.attachedIndex = index;
         return true;
+    }
+
+    /** True if an interface of this index still exists (renamed, not deleted); false if unsure. */
+    private static boolean stillThere(int ifindex) {
+        try {
+            return Links.byIndex(ifindex).isPresent();
+        } catch (ErrnoException e) {
+            return false; // the device going is by far the likelier: its program went with it
+        }
     }
 
     private void attachAt(String name, int ifindex, BpfProgram egress, BpfProgram ingress, TcxRecord record) throws AttachException {
