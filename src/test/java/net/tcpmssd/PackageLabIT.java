@@ -373,6 +373,7 @@ class PackageLabIT {
         // is started, and once the test says so, the package's postinst runs as dpkg runs it.
         String system = "mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && mount -t tmpfs tmpfs /var/cache"
                 + " && mount -t tmpfs tmpfs /usr/lib/jvm && export PATH=" + path
+                + " && if command -v java >/dev/null || [ -e " + System.getProperty("java.home") + " ]; then echo 'a JDK is visible'; exit 99; fi"
                 + " && systemctl start tcpmssd@wan0.service && touch " + dir.resolve("started")
                 + " && while [ ! -e " + dir.resolve("go") + " ]; do sleep 0.05; done"
                 + "; " + installed("var/lib/dpkg/info/tcpmssd.postinst") + " configure 0.1.0; echo $? > " + dir.resolve("postinst.rc")
@@ -411,7 +412,18 @@ class PackageLabIT {
     @Test
     @Order(7)
     void anUpgradeHandsAnAttachedInstanceOverWithNoSynUnclamped() throws Exception {
-        Upgrade upgrade = upgrade("--attach wan0");
+        assertHandedOver("--attach wan0", "attached with tcx to wan0");
+    }
+
+    /** The same with clsact/cls_bpf, what Debian 12's own 6.1 kernel (no tcx) gets. */
+    @Test
+    @Order(7)
+    void anUpgradeHandsAClsBpfInstanceOverWithNoSynUnclamped() throws Exception {
+        assertHandedOver("--attach wan0 --cls-bpf", "attached with clsact/cls_bpf to wan0");
+    }
+
+    private static void assertHandedOver(String options, String attached) throws Exception {
+        Upgrade upgrade = upgrade(options);
         List<String> calls = upgrade.calls();
         assertThat(calls.subList(0, 5)).containsExactly(
                 "start tcpmssd@wan0.service", // the test's, as systemd's at boot
@@ -425,7 +437,7 @@ class PackageLabIT {
         assertThat(upgrade.file("exit-1").strip()).as("the old daemon's exit status").isEqualTo("0");
         assertThat(upgrade.file("daemon-1.log")).contains("the program stays attached");
         assertThat(upgrade.dir().resolve("exit-2")).as("the new daemon runs").doesNotExist();
-        assertThat(upgrade.file("daemon-2.log")).contains("attached with tcx to wan0");
+        assertThat(upgrade.file("daemon-2.log")).contains(attached);
         assertThat(upgrade.mss()).as("SYNs at the server all through the upgrade").hasSizeGreaterThan(10).containsOnly(1240);
     }
 
