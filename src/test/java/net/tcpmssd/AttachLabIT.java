@@ -494,10 +494,50 @@ class AttachLabIT {
                         Duration.ofSeconds(5));
                 assertThat(TCX.ours(index, Hook.EGRESS)).as("tm9, once tm0").isEmpty();
                 assertThat(lockFiles()).isEmpty();
+                lab.sh(ROUTER, "ip link set tm9 name tm0 && ip link set tm0 up");
+                awaitOurs(index, 1, "renamed back to tm0");
                 assertThat(daemon.stop()).isZero();
+                assertThat(TCX.ours(index, Hook.EGRESS)).as("after SIGTERM").isEmpty();
             }
             return null;
         });
+    }
+
+    /**
+     * A device renamed from one followed name to another (tm0 to tm1, tm1 renamed away before):
+     * let go of as tm0, then attached to as tm1, whatever the order of the names given; never
+     * refused as "already served" by the daemon itself.
+     */
+    @Test
+    void aDeviceRenamedToAnotherFollowedNameIsServedUnderIt() throws Exception {
+        inRouter(() -> {
+            try (TunDevice tm0 = pppStandIn(1400); TunDevice tm1 = TunDevice.create("tm1");
+                    Tcpmssd daemon = Tcpmssd.startAttached(lab, "-v", "--attach", "tm1,tm0", "-m", "1400")) {
+                int index0 = ifindex("tm0");
+                int index1 = ifindex("tm1");
+                assertThat(TCX.ours(index0, Hook.EGRESS)).hasSize(1);
+                lab.sh(ROUTER, "ip link set tm1 name tmx && ip link set tm0 down && ip link set tm0 name tm1 && ip link set tm1 up");
+                awaitOurs(index0, 1, "tm0, now tm1");
+                Lab.pause(300);
+                assertThat(TCX.ours(index0, Hook.EGRESS)).as("tm0, now tm1, a moment later").hasSize(1);
+                assertThat(TCX.ours(index1, Hook.EGRESS)).as("tm1, now tmx").isEmpty();
+                assertThat(daemon.log()).doesNotContain("already served");
+                assertThat(daemon.stop()).isZero();
+                assertThat(TCX.ours(index0, Hook.EGRESS)).as("after SIGTERM").isEmpty();
+            }
+            return null;
+        });
+    }
+
+    /** Waits up to 5 s until tcpmssd has {@code count} programs at the egress of {@code ifindex}. */
+    private static void awaitOurs(int ifindex, int count, String what) throws Exception {
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(5).toNanos();
+        while (TCX.ours(ifindex, Hook.EGRESS).size() != count) {
+            if (System.nanoTime() > deadline) {
+                assertThat(TCX.ours(ifindex, Hook.EGRESS)).as(what).hasSize(count);
+            }
+            Lab.pause(20);
+        }
     }
 
     /**

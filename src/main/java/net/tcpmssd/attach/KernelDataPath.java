@@ -428,6 +428,7 @@ public final class KernelDataPath implements AutoCloseable {
             one.lock.close();
             one.lock = null;
             one.attachedIndex = 0;
+            one.triedIndex = 0; // the same device may carry the name again (renamed back): tried afresh
         }
         if (index == 0 || (index == one.triedIndex && one.link.type() == one.triedType)) {
             return false;

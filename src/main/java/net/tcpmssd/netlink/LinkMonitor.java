@@ -132,12 +132,18 @@ public final class LinkMonitor implements AutoCloseable {
         if (link == null) {
             return;
         }
+        // The names it leaves first, then the one it has: a device renamed from one followed
+        // name to another is let go of under the old name before it is taken under the new.
         for (String name : names) {
             Link before = last.get(name);
+            boolean itsName = type == Links.RTM_NEWLINK && link.name().equals(name);
+            if (!itsName && before != null && link.index() == before.index()) {
+                update(name, null); // deleted, or renamed away from our name
+            }
+        }
+        for (String name : names) {
             if (type == Links.RTM_NEWLINK && link.name().equals(name)) {
                 update(name, link);
-            } else if (before != null && link.index() == before.index()) {
-                update(name, null); // deleted, or renamed away from our name
             }
         }
     }
