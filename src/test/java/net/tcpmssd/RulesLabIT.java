@@ -246,6 +246,16 @@ class RulesLabIT {
         assertThat(mangle()).as("mangle after switching to --attach").isEqualTo(before);
         tcpmssd("--delete-rules", "--attach", "wan0", "-i", "wan0");
         assertThat(mangle()).isEqualTo(before);
+
+        // wan0's options edited onto the queue lan0's daemon uses: the stop removes wan0's rules
+        // as recorded, and lan0's stay.
+        tcpmssd("--add-rules", "-p", "200", "-i", "lan0");
+        String lan0 = mangle();
+        tcpmssd("--add-rules", "-p", "100", "-i", "wan0");
+        tcpmssd("--delete-rules", "-p", "200", "-i", "wan0");
+        assertThat(mangle()).as("lan0's rules after wan0's stop").isEqualTo(lan0);
+        tcpmssd("--delete-rules", "-p", "200", "-i", "lan0");
+        assertThat(mangle()).isEqualTo(before);
     }
 
     @Test

@@ -104,6 +104,9 @@ public final class Tcx {
      * (bpf_mprog_pos_exact), whatever else the chain holds.
      */
     public static void detach(int ifindex, TcxHook hook, BpfProgram program, long expectedRevision) throws ErrnoException {
+        if (program.fd() <= 0) { // fd 0 would read as "no program": the chain's last, whoever's
+            throw new IllegalArgumentException("no fd of a program to detach: " + program.fd());
+        }
         try (Arena arena = Arena.ofConfined()) {
             BpfCommand.PROG_DETACH.run(attachAttr(arena, program.fd(), ifindex, hook, 0, expectedRevision));
         }

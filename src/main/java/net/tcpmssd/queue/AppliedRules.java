@@ -32,13 +32,15 @@ import net.tcpmssd.os.Libc;
  * ones; their jump, first in mangle, would then pass every SYN to a queue nobody reads, and
  * --queue-bypass would let it through unclamped. So --add-rules first removes the rules of the
  * options recorded for the interface if they differ, then adds, then records; --delete-rules
- * removes the recorded options' rules as well as the given ones', then the record.
+ * removes the recorded options' rules (the given ones' where there is no usable record), then
+ * the record.
  *
  * <p>The record is /run/tcpmssd-rules/NETNS.iface.NAME (by the network namespace and the -i
  * interface; NETNS.queue.N without one): the option words, NUL-separated. The directory is root's own (0700; these actions run as root,
  * outside the unit's sandbox) and checked to be a directory of ours before use; files are
  * opened without following a link. A record that cannot be read or parsed is ignored: the given
- * options' rules are still handled.
+ * options' rules are still handled. Two actions for one interface at once are not expected
+ * (systemd runs a unit's commands one after another) and not serialized.
  */
 public final class AppliedRules {
 
@@ -70,7 +72,7 @@ public final class AppliedRules {
         Path record = record(options);
         List<String> before = record == null ? null : read(record);
         if (before != null && !before.equals(words)) {
-            deleteRecorded(before);
+            deleteRecorded(before, record);
         }
         RuleCommands.run(Rules.plan(options, Rules.Change.ADD));
         if (record != null) {
@@ -82,28 +84,43 @@ public final class AppliedRules {
         }
     }
 
+    /**
+     * With a record, what it records is what is in place, and only that is removed: the given
+     * options may name a queue that another interface's daemon now uses (an operator moved this
+     * one onto it), whose rules are not this interface's. Without one, the given options' rules.
+     */
     void deleteRules(Options options) throws RuleCommands.Failure {
         Path record = record(options);
         List<String> before = record == null ? null : read(record);
-        if (before != null) {
-            deleteRecorded(before);
+        if (before == null || !deleteRecorded(before, record)) {
+            RuleCommands.run(Rules.plan(options, Rules.Change.DELETE));
         }
-        RuleCommands.run(Rules.plan(options, Rules.Change.DELETE));
         if (record != null) {
             remove(record);
         }
     }
 
-    private static void deleteRecorded(List<String> words) throws RuleCommands.Failure {
+    /**
+     * Removes the rules of the recorded options; false if the record cannot be used (written by
+     * another version, say), so that the given options' rules are removed instead. A removal
+     * that fails (its firewall program gone since: nftables uninstalled) is told on one line and
+     * passed over: a record whose rules can never go must not block every later action.
+     */
+    private static boolean deleteRecorded(List<String> words, Path record) {
         Options recorded;
         try {
             List<String> args = new ArrayList<>(words);
             args.add("--delete-rules");
             recorded = Options.parse(args.toArray(String[]::new));
         } catch (UsageException e) {
-            return; // written by another version, say: the given options' rules are still removed
+            return false;
         }
-        RuleCommands.run(Rules.plan(recorded, Rules.Change.DELETE));
+        try {
+            RuleCommands.run(Rules.plan(recorded, Rules.Change.DELETE));
+        } catch (RuleCommands.Failure e) {
+            System.err.println("tcpmssd: warning: can't remove the rules recorded in " + record + ": " + e.getMessage());
+        }
+        return true;
     }
 
     /**

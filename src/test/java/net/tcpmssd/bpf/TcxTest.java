@@ -174,7 +174,6 @@ class TcxTest {
         }
     }
 
-    /** Detaches everything at a0's hook, first to last, each at the revision just read. */
     /**
      * A chain emptied and filled again starts its revisions afresh (tcx_entry_free), so the
      * revision alone cannot tell the chain we read from a new one. Our own program, detached by
@@ -204,6 +203,7 @@ class TcxTest {
         }
     }
 
+    /** Detaches everything at a0's hook, first to last, each at the revision just read. */
     private static void detachAll(TcxHook hook) throws ErrnoException {
         for (TcxChain chain = Tcx.query(a0, hook); !chain.programIds().isEmpty(); chain = Tcx.query(a0, hook)) {
             Tcx.detach(a0, hook, chain, chain.programIds().getFirst());
