@@ -276,7 +276,9 @@ public final class Lab implements AutoCloseable {
         Path in = scratch.resolve("echo-in");
         Path out = scratch.resolve("echo-out");
         sh(null, "head -c 200000 /dev/urandom > " + in + "; rm -f " + out);
-        Result r = host(host, "sh", "-c", "timeout 15 socat -t 5 -T 10 - " + f.connect + ":" + f.server + ":5001 < "
+        // -t: how long socat waits for the echo after its input ended. 5 s once ran out in a
+        // fresh-clone CI run with the host busy (a stalled transfer, no checksum error): 10 s.
+        Result r = host(host, "sh", "-c", "timeout 30 socat -t 10 -T 20 - " + f.connect + ":" + f.server + ":5001 < "
                 + in + " > " + out + " && cmp -s " + in + " " + out);
         return r.status() == 0;
     }
