@@ -1,8 +1,6 @@
 package net.tcpmssd.attach;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -24,6 +22,7 @@ import net.tcpmssd.netlink.Links;
 import net.tcpmssd.netlink.LinkMonitor;
 import net.tcpmssd.netlink.RouteTable;
 import net.tcpmssd.os.ErrnoException;
+import net.tcpmssd.os.NetworkNamespace;
 import net.tcpmssd.os.Libc;
 import net.tcpmssd.packet.MaxMss;
 import net.tcpmssd.packet.Outcome;
@@ -357,9 +356,8 @@ public final class KernelDataPath implements AutoCloseable {
     /** The netns of the calling thread, as the kernel's inode number of it: with an ifindex, what names one interface. */
     public static long networkNamespace() throws AttachException {
         try {
-            String link = Files.readSymbolicLink(Path.of("/proc/thread-self/ns/net")).toString(); // "net:[4026531840]"
-            return Long.parseLong(link.substring(link.indexOf('[') + 1, link.indexOf(']')));
-        } catch (IOException | RuntimeException e) {
+            return NetworkNamespace.current();
+        } catch (IOException e) {
             throw new AttachException("can't tell this network namespace: " + e.getMessage());
         }
     }

@@ -20,6 +20,7 @@ import net.tcpmssd.cli.Options;
 import net.tcpmssd.cli.UsageException;
 import net.tcpmssd.mss.InterfaceMtu;
 import net.tcpmssd.os.Libc;
+import net.tcpmssd.os.NetworkNamespace;
 
 /**
  * {@code --add-rules} and {@code --delete-rules} with a memory: the options the rules of an
@@ -141,9 +142,8 @@ public final class AppliedRules {
     /** "4026531840" for the namespace this thread is in, or null if /proc cannot tell. */
     private static String networkNamespace() {
         try {
-            String link = Files.readSymbolicLink(Path.of("/proc/thread-self/ns/net")).toString(); // "net:[4026531840]"
-            return Long.toString(Long.parseLong(link.substring(link.indexOf('[') + 1, link.indexOf(']'))));
-        } catch (IOException | RuntimeException e) {
+            return Long.toString(NetworkNamespace.current());
+        } catch (IOException e) {
             return null; // no record: the given options' rules are still handled
         }
     }

@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import net.tcpmssd.os.NetworkNamespace;
 import org.junit.jupiter.api.Assumptions;
 
 /**
@@ -190,8 +191,12 @@ public final class Lab implements AutoCloseable {
      * named by the namespace's inode), whose rules flushRouterRules took away.
      */
     private void forgetRouterRules() {
-        String link = sh(ROUTER, "readlink /proc/self/ns/net").strip(); // "net:[4026532246]"
-        String namespace = link.substring(link.indexOf('[') + 1, link.indexOf(']'));
+        String namespace;
+        try {
+            namespace = Long.toString(NamespaceThread.call(namespace(ROUTER), NetworkNamespace::current));
+        } catch (Exception e) {
+            throw new AssertionError("the router's network namespace", e);
+        }
         Path directory = Path.of("/run/tcpmssd-rules");
         if (!Files.isDirectory(directory)) {
             return;
