@@ -75,9 +75,10 @@ public final class AppliedRules {
         if (before != null && !before.equals(words)) {
             deleteRecorded(before, record);
         }
-        RuleCommands.run(Rules.plan(options, Rules.Change.ADD));
+        Rules.Plan plan = Rules.plan(options, Rules.Change.ADD);
+        RuleCommands.run(plan);
         if (record != null) {
-            if (Rules.plan(options, Rules.Change.ADD).steps().isEmpty()) {
+            if (plan.steps().isEmpty()) {
                 remove(record); // --attach: no rules, nothing to remember
             } else {
                 write(record, words);
