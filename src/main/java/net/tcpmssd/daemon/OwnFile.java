@@ -1,5 +1,6 @@
 package net.tcpmssd.daemon;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
@@ -9,9 +10,10 @@ import net.tcpmssd.os.Libc;
  * pidfile, the served-interface locks, the verifier log. Opened once, without following a
  * symbolic link (O_NOFOLLOW), and everything after that is done on the descriptor, so that the
  * path cannot be swapped in between. It must be a regular file of ours with no other name (a
- * hard link to /etc/shadow, say); nothing in it is changed here.
+ * hard link to /etc/shadow, say); nothing in it is changed here. And read back the same way
+ * ({@link #read}): the tcx records, the rule records.
  */
-final class OwnFile {
+public final class OwnFile {
 
     private OwnFile() {}
 
@@ -46,6 +48,28 @@ final class OwnFile {
         } catch (StartupException e) {
             Libc.close(fd);
             throw e;
+        }
+    }
+
+    /**
+     * At most {@code limit} bytes of the file, if it is a regular file of ours or root's, opened
+     * without following a link (ELOOP) and without waiting on a FIFO for a writer (O_NONBLOCK,
+     * open(2)): fstat then refuses it. A missing file is ENOENT.
+     */
+    public static byte[] read(Path path, int limit) throws IOException {
+        // O_RDONLY is 0: only the flags that keep the open safe.
+        int fd = Libc.open(path.toString(), Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC | Libc.O_NONBLOCK, 0);
+        try {
+            Libc.FileStatus status = Libc.fstat(fd);
+            if (!status.regular()) {
+                throw new IOException("not a regular file");
+            }
+            if (status.owner() != Libc.geteuid() && status.owner() != 0) {
+                throw new IOException("owned by uid " + Integer.toUnsignedString(status.owner()) + ", neither ours nor root's");
+            }
+            return Libc.pread(fd, limit, 0);
+        } finally {
+            Libc.close(fd);
         }
     }
 

@@ -158,25 +158,11 @@ final class TcxRecordFile implements TcxRecord {
 
     /** The file's text, if it is a regular file of ours or root's, opened without following a link. */
     private static String readOwn(Path path) throws IOException {
-        // O_RDONLY is 0: only the flags that keep the open safe. O_NONBLOCK: a FIFO opened for
-        // reading would otherwise wait for a writer (open(2)); fstat then refuses it.
-        int fd = Libc.open(path.toString(), Libc.O_NOFOLLOW | Libc.O_NOCTTY | Libc.O_CLOEXEC | Libc.O_NONBLOCK, 0);
-        try {
-            Libc.FileStatus status = Libc.fstat(fd);
-            if (!status.regular()) {
-                throw new IOException("not a regular file");
-            }
-            if (status.owner() != Libc.geteuid() && status.owner() != 0) {
-                throw new IOException("owned by uid " + Integer.toUnsignedString(status.owner()) + ", neither ours nor root's");
-            }
-            byte[] bytes = Libc.pread(fd, MAX_SIZE + 1, 0);
-            if (bytes.length > MAX_SIZE) {
-                throw new IOException("larger than a record can be");
-            }
-            return new String(bytes, StandardCharsets.US_ASCII);
-        } finally {
-            Libc.close(fd);
+        byte[] bytes = OwnFile.read(path, MAX_SIZE + 1);
+        if (bytes.length > MAX_SIZE) {
+            throw new IOException("larger than a record can be");
         }
+        return new String(bytes, StandardCharsets.US_ASCII);
     }
 
     /** The new text into a file of its own, then renamed over the record: the old or the new, whole. */

@@ -7,7 +7,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
@@ -18,6 +17,7 @@ import java.util.List;
 import java.util.Set;
 import net.tcpmssd.cli.Options;
 import net.tcpmssd.cli.UsageException;
+import net.tcpmssd.daemon.OwnFile;
 import net.tcpmssd.mss.InterfaceMtu;
 import net.tcpmssd.os.Libc;
 import net.tcpmssd.os.NetworkNamespace;
@@ -149,23 +149,19 @@ public final class AppliedRules {
         }
     }
 
+    /** The recorded words, or null if there is no usable record. */
     private List<String> read(Path record) {
-        if (!Files.isRegularFile(record, LinkOption.NOFOLLOW_LINKS)) {
-            return null; // none (or a FIFO, which an open would wait on; the directory is root's alone)
-        }
-        try (SeekableByteChannel channel = Files.newByteChannel(record, Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
-            if (channel.size() > MAX_SIZE) {
-                return null;
-            }
-            ByteBuffer bytes = ByteBuffer.allocate((int) channel.size());
-            while (bytes.hasRemaining() && channel.read(bytes) > 0) {
-                // read it whole
-            }
-            String text = new String(bytes.array(), 0, bytes.position(), StandardCharsets.UTF_8);
-            return text.isEmpty() ? List.of() : List.of(text.split("\0", -1));
+        byte[] bytes;
+        try {
+            bytes = OwnFile.read(record, MAX_SIZE + 1);
         } catch (IOException e) {
             return null; // none, or not ours to read
         }
+        if (bytes.length > MAX_SIZE) {
+            return null;
+        }
+        String text = new String(bytes, StandardCharsets.UTF_8);
+        return text.isEmpty() ? List.of() : List.of(text.split("\0", -1));
     }
 
     private void write(Path record, List<String> words) throws RuleCommands.Failure {
