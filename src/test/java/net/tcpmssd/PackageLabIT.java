@@ -57,9 +57,12 @@ class PackageLabIT {
      * if one is still visible: a java on the PATH, or the JDK that runs this test.
      */
     private static String noJdk() {
-        return "mount -t tmpfs tmpfs /usr/lib/jvm"
-                + " && if command -v java >/dev/null || [ -e " + System.getProperty("java.home") + " ]; then echo 'a JDK is visible'; exit 99; fi"
-                + " && exec env -i PATH=" + listedPath() + " ";
+        return "mount -t tmpfs tmpfs /usr/lib/jvm && " + failIfJdkVisible() + " && exec env -i PATH=" + listedPath() + " ";
+    }
+
+    /** sh: ends with status 99 if a java is on the PATH or the JDK that runs this test is still there. */
+    private static String failIfJdkVisible() {
+        return "if command -v java >/dev/null || [ -e " + System.getProperty("java.home") + " ]; then echo 'a JDK is visible'; exit 99; fi";
     }
 
     /** The directory of the listed programs, as a PATH. */
@@ -373,7 +376,7 @@ class PackageLabIT {
         // is started, and once the test says so, the package's postinst runs as dpkg runs it.
         String system = "mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && mount -t tmpfs tmpfs /var/cache"
                 + " && mount -t tmpfs tmpfs /usr/lib/jvm && export PATH=" + path
-                + " && if command -v java >/dev/null || [ -e " + System.getProperty("java.home") + " ]; then echo 'a JDK is visible'; exit 99; fi"
+                + " && " + failIfJdkVisible()
                 + " && systemctl start tcpmssd@wan0.service && touch " + dir.resolve("started")
                 + " && while [ ! -e " + dir.resolve("go") + " ]; do sleep 0.05; done"
                 + "; " + installed("var/lib/dpkg/info/tcpmssd.postinst") + " configure 0.1.0; echo $? > " + dir.resolve("postinst.rc")
