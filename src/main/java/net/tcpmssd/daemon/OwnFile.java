@@ -1,7 +1,9 @@
 package net.tcpmssd.daemon;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import net.tcpmssd.os.ErrnoException;
 import net.tcpmssd.os.Libc;
 
@@ -71,6 +73,30 @@ public final class OwnFile {
         } finally {
             Libc.close(fd);
         }
+    }
+
+    /**
+     * {@code bytes} as the whole of the file at {@code path}: written into PATH.new (opened as
+     * {@link #open} opens, so never through a link), then renamed over {@code path}, which
+     * rename(2) replaces whatever it is, a link included, following none; so a reader finds the
+     * old text or the new, whole.
+     */
+    public static void replace(Path path, byte[] bytes, int mode, String what) throws IOException {
+        Path next = path.resolveSibling(path.getFileName() + ".new");
+        int fd;
+        try {
+            fd = open(next, mode, what);
+        } catch (StartupException e) {
+            throw new IOException(e.getMessage());
+        }
+        try {
+            Libc.fchmod(fd, mode);
+            Libc.ftruncate(fd, 0);
+            Libc.pwrite(fd, bytes, 0);
+        } finally {
+            Libc.close(fd);
+        }
+        Files.move(next, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     static StartupException refused(String what, Path path, String reason) {

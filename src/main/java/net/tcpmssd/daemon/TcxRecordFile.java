@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.EnumMap;
 import java.util.Locale;
 import java.util.Map;
@@ -167,22 +166,7 @@ final class TcxRecordFile implements TcxRecord {
 
     /** The new text into a file of its own, then renamed over the record: the old or the new, whole. */
     private void replace(String text) throws IOException {
-        Path next = path.resolveSibling(path.getFileName() + ".new");
-        int fd;
-        try {
-            fd = OwnFile.open(next, Pidfile.MODE, "tcx record");
-        } catch (StartupException e) {
-            throw new IOException(e.getMessage());
-        }
-        try {
-            Libc.fchmod(fd, Pidfile.MODE);
-            Libc.ftruncate(fd, 0);
-            Libc.pwrite(fd, text.getBytes(StandardCharsets.US_ASCII), 0);
-        } finally {
-            Libc.close(fd);
-        }
-        // rename(2) replaces whatever has the name, a link included, and follows none.
-        Files.move(next, path, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        OwnFile.replace(path, text.getBytes(StandardCharsets.US_ASCII), Pidfile.MODE, "tcx record");
     }
 
     /** This boot's id: ids of programs are given anew at each boot, so a record of another is not ours. */

@@ -1,14 +1,11 @@
 package net.tcpmssd.queue;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
@@ -167,14 +164,7 @@ public final class AppliedRules {
     private void write(Path record, List<String> words) throws RuleCommands.Failure {
         try {
             ownDirectory();
-            Path next = directory.resolve(record.getFileName() + ".new");
-            Files.deleteIfExists(next);
-            try (SeekableByteChannel channel = Files.newByteChannel(next, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE,
-                    LinkOption.NOFOLLOW_LINKS), PosixFilePermissions.asFileAttribute(Set.of(PosixFilePermission.OWNER_READ,
-                    PosixFilePermission.OWNER_WRITE)))) {
-                channel.write(ByteBuffer.wrap(String.join("\0", words).getBytes(StandardCharsets.UTF_8)));
-            }
-            Files.move(next, record, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            OwnFile.replace(record, String.join("\0", words).getBytes(StandardCharsets.UTF_8), 0600, "rule record");
         } catch (IOException e) {
             throw new RuleCommands.Failure("can't record the rules' options in " + record + ": " + e.getMessage());
         }
